@@ -1,0 +1,31 @@
+# Runtime shared by every lgp config: hooks, environment, logging and visualisation.
+from mmengine.hooks import CheckpointHook, DistSamplerSeedHook, IterTimerHook, LoggerHook, ParamSchedulerHook
+from mmengine.visualization import LocalVisBackend
+from mmpretrain.visualization import UniversalVisualizer
+
+default_scope = 'mmpretrain'
+
+default_hooks = dict(
+    timer=dict(type=IterTimerHook),
+    logger=dict(type=LoggerHook, interval=100),
+    param_scheduler=dict(type=ParamSchedulerHook),
+    checkpoint=dict(type=CheckpointHook, interval=1, max_keep_ckpts=3),
+    sampler_seed=dict(type=DistSamplerSeedHook),
+)
+
+# tools/train.py and tools/test.py switch the backend to gloo when no GPU is present.
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+
+log_processor = dict(window_size=10, by_epoch=True)
+
+vis_backends = [dict(type=LocalVisBackend)]
+visualizer = dict(type=UniversalVisualizer, vis_backends=vis_backends)
+
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=None, deterministic=False)

@@ -1,0 +1,15 @@
+"""Training-loop pieces: the layer-wise lr constructor, hooks, a CPU mixed-precision wrapper, the tools' set-up."""
+
+from .hooks import GradientConflictHook
+from .optim_wrappers import CPUAmpOptimWrapper
+from .optimizers import GraftedOptimWrapperConstructor
+from .runtime import AMP_DTYPES, enable_amp, setup_cpu_distributed
+
+__all__ = [
+    'AMP_DTYPES',
+    'CPUAmpOptimWrapper',
+    'GradientConflictHook',
+    'GraftedOptimWrapperConstructor',
+    'enable_amp',
+    'setup_cpu_distributed',
+]

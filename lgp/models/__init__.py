@@ -1,0 +1,6 @@
+"""lgp's registered models: the ViT backbone and the pre-training algorithms."""
+
+from .algorithms import MAE, GraftedMoCoV3, MoCoV3, MTLMAEMoCoV3
+from .backbones import LGPViT
+
+__all__ = ['MAE', 'GraftedMoCoV3', 'LGPViT', 'MoCoV3', 'MTLMAEMoCoV3']

@@ -1,0 +1,228 @@
+"""The one Vision Transformer of lgp: plain encoding, MAE masking and MoCo v3 style, for every stage of the method.
+
+Built on mmpretrain's ``VisionTransformer`` (its attention runs PyTorch's fused ``scaled_dot_product_attention``),
+so parameter names follow mmpretrain: ``patch_embed.projection``, ``cls_token``, ``pos_embed``,
+``layers.{i}.{ln1,attn.qkv,attn.proj,ln2,ffn.layers.0.0,ffn.layers.1}`` and the final norm ``ln1``.
+Checkpoints in other layouts (timm, official MAE / MoCo v3 releases) are converted by :mod:`lgp.models.checkpoint`.
+
+Symbols: B batch, C channels, D embed dims, L = h * w patches, L_keep = int(L * (1 - mask_ratio)).
+"""
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.models.backbones import VisionTransformer
+from mmpretrain.models.utils import build_2d_sincos_position_embedding, resize_pos_embed
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+from mmseg.registry import MODELS as MMSEG_MODELS
+
+# ``patch_size`` is the arch's default and may be overridden; ``nano`` and ``tiny`` are for CPU tests and the demo.
+ARCHS = {
+    'nano': dict(embed_dims=48, num_layers=6, num_heads=3, feedforward_channels=192, patch_size=4),
+    'tiny': dict(embed_dims=192, num_layers=12, num_heads=3, feedforward_channels=768, patch_size=16),
+    's': dict(embed_dims=384, num_layers=12, num_heads=6, feedforward_channels=1536, patch_size=16),
+    'b': dict(embed_dims=768, num_layers=12, num_heads=12, feedforward_channels=3072, patch_size=16),
+    'l': dict(embed_dims=1024, num_layers=24, num_heads=16, feedforward_channels=4096, patch_size=16),
+    'h': dict(embed_dims=1280, num_layers=32, num_heads=16, feedforward_channels=5120, patch_size=14),
+}
+POS_EMBED_TYPES = ('sincos', 'learnable')
+
+
+def random_masking(x: torch.Tensor, mask_ratio: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Keep a random subset of exactly ``L_keep = int(L * (1 - mask_ratio))`` tokens of each sample.
+
+    Args:
+        x: tokens, (B, L, D).
+        mask_ratio: fraction of tokens to drop.
+
+    Returns:
+        ``x_kept`` (B, L_keep, D); ``mask`` (B, L), 1 for a dropped token, 0 for a kept one, in the original order;
+        ``ids_restore`` (B, L), the permutation that puts shuffled tokens back in their original order.
+    """
+    B, L, D = x.shape
+    len_keep = int(L * (1 - mask_ratio))
+    ids_shuffle = torch.argsort(torch.rand(B, L, device=x.device), dim=1)
+    ids_restore = torch.argsort(ids_shuffle, dim=1)
+    ids_keep = ids_shuffle[:, :len_keep]
+    x_kept = torch.gather(x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, D))
+    mask = torch.ones(B, L, device=x.device, dtype=x.dtype)
+    mask[:, :len_keep] = 0
+    return x_kept, torch.gather(mask, 1, ids_restore), ids_restore
+
+
+@MMPRETRAIN_MODELS.register_module()
+@MMSEG_MODELS.register_module()
+class LGPViT(VisionTransformer):
+    """ViT backbone for MAE, MoCo v3, Layer Grafted Pre-training and their transfer.
+
+    Args:
+        arch: one of :data:`ARCHS` (``nano``, ``tiny``, ``s``, ``b``, ``l``, ``h``) or a dict with
+            ``embed_dims``, ``num_layers``, ``num_heads``, ``feedforward_channels`` (and optionally ``patch_size``).
+        img_size: input size the position embedding is built for; other sizes are handled by resizing it.
+        patch_size: overrides the arch's patch size.
+        out_indices: blocks whose output is returned (negative counts from the end).
+        out_type: ``cls_token`` (B, D), ``avg_featmap`` (B, D), ``raw`` (B, 1 + L, D) or ``featmap`` (B, D, h, w).
+        mask_ratio: fraction of patches dropped by :meth:`forward_masked` (MAE: 0.75).
+        pos_embed_type: ``sincos`` (fixed 2-D sin-cos, not trained: MAE and MoCo v3) or ``learnable``.
+        stop_grad_patch_embed: keep the patch embedding out of training (MoCo v3's stop-gradient; in Layer Grafted
+            Pre-training it stays at its MAE weights).
+        drop_path_rate: stochastic depth, rising linearly to this value over the blocks.
+        final_norm: apply the final LayerNorm after the last block.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, source='auto', encoder='online')`` loads a checkpoint
+            of any format :func:`lgp.models.checkpoint.load_backbone_checkpoint` knows, with strict key checking.
+        **kwargs: passed to mmpretrain's ``VisionTransformer`` (``drop_rate``, ``qkv_bias``, ``norm_cfg``,
+            ``interpolate_mode``, ``frozen_stages``, ``layer_cfgs``, ...).
+    """
+
+    arch_zoo = ARCHS
+
+    def __init__(
+        self,
+        arch: str | dict = 'b',
+        img_size: int = 224,
+        patch_size: int | None = None,
+        out_indices: int | Sequence[int] = -1,
+        out_type: str = 'cls_token',
+        mask_ratio: float = 0.75,
+        pos_embed_type: str = 'sincos',
+        stop_grad_patch_embed: bool = False,
+        drop_path_rate: float = 0.0,
+        final_norm: bool = True,
+        init_cfg: dict | None = None,
+        **kwargs,
+    ) -> None:
+        if isinstance(arch, str) and arch.lower() not in ARCHS:
+            raise KeyError(
+                f'Unknown LGPViT arch {arch!r}: choose one of {sorted(ARCHS)} or pass a dict with '
+                'embed_dims, num_layers, num_heads and feedforward_channels.'
+            )
+        if pos_embed_type not in POS_EMBED_TYPES:
+            raise ValueError(f'pos_embed_type must be one of {POS_EMBED_TYPES}, got {pos_embed_type!r}.')
+        if not 0.0 <= mask_ratio < 1.0:
+            raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}.')
+        arch_settings = ARCHS[arch.lower()] if isinstance(arch, str) else arch
+        super().__init__(
+            arch=arch,
+            img_size=img_size,
+            patch_size=patch_size or arch_settings.get('patch_size', 16),
+            out_indices=list(out_indices) if isinstance(out_indices, Sequence) else out_indices,
+            out_type=out_type,
+            drop_path_rate=drop_path_rate,
+            final_norm=final_norm,
+            init_cfg=init_cfg,
+            **kwargs,
+        )
+        self.mask_ratio = mask_ratio
+        self.pos_embed_type = pos_embed_type
+        self.pos_embed.requires_grad = pos_embed_type == 'learnable'
+        if stop_grad_patch_embed:
+            self.patch_embed.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'LGPViT':
+        """Set training mode, keeping the blocks frozen by ``frozen_stages`` in eval mode (no drop path)."""
+        super().train(mode)
+        if mode and self.frozen_stages > 0:
+            self._freeze_stages()
+        return self
+
+    @property
+    def num_patches(self) -> int:
+        return self.patch_resolution[0] * self.patch_resolution[1]
+
+    def init_weights(self) -> None:
+        """MAE's initialisation, or a strict load of the checkpoint named by a ``Pretrained`` init_cfg."""
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+            from ..checkpoint import load_backbone_checkpoint
+
+            cfg = self.init_cfg
+            load_backbone_checkpoint(
+                self, cfg['checkpoint'], source=cfg.get('source', 'auto'), encoder=cfg.get('encoder', 'online')
+            )
+            self._is_init = True
+            return
+        super().init_weights()
+        self.apply(_init_linear_and_norm)
+        w = self.patch_embed.projection.weight
+        nn.init.xavier_uniform_(w.data.view(w.shape[0], -1))
+        nn.init.zeros_(self.patch_embed.projection.bias)
+        nn.init.normal_(self.cls_token, std=0.02)
+        if self.pos_embed_type == 'sincos':
+            self.pos_embed.data.copy_(
+                build_2d_sincos_position_embedding(self.patch_resolution, self.embed_dims, cls_token=True)
+            )
+        else:
+            trunc_normal_(self.pos_embed, std=0.02)
+
+    def forward(self, x: torch.Tensor, mask: bool = False) -> tuple | tuple[torch.Tensor, ...]:
+        """Encode images x (B, C, H, W).
+
+        With ``mask=False``: a tuple with one output per ``out_indices`` entry, formatted by ``out_type``.
+        With ``mask=True``: :meth:`forward_masked` (what the MAE decoder needs).
+        """
+        return self.forward_masked(x) if mask else super().forward(x)
+
+    def forward_masked(
+        self, x: torch.Tensor, mask_ratio: float | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """MAE encoder: embed all patches, keep a random ``1 - mask_ratio`` of them, encode the rest with CLS.
+
+        Returns:
+            ``latent`` (B, 1 + L_keep, D) after the final norm, CLS first; ``mask`` (B, L), 1 = masked;
+            ``ids_restore`` (B, L) to unshuffle the decoder's tokens.
+        """
+        x, hw = self.patch_embed(x)
+        pos_embed = self.resized_pos_embed(hw)
+        x, mask, ids_restore = random_masking(
+            x + pos_embed[:, 1:], self.mask_ratio if mask_ratio is None else mask_ratio
+        )
+        cls_token = (self.cls_token + pos_embed[:, :1]).expand(x.shape[0], -1, -1)
+        x = self.pre_norm(self.drop_after_pos(torch.cat((cls_token, x), dim=1)))
+        for layer in self.layers:
+            x = layer(x)
+        if self.final_norm:
+            x = self.ln1(x)
+        return x, mask, ids_restore
+
+    def resized_pos_embed(self, hw: tuple[int, int]) -> torch.Tensor:
+        """The position embedding (1, 1 + h * w, D) for a patch grid ``hw``, interpolated if it differs."""
+        return resize_pos_embed(
+            self.pos_embed,
+            self.patch_resolution,
+            hw,
+            mode=self.interpolate_mode,
+            num_extra_tokens=self.num_extra_tokens,
+        )
+
+    def layer_id(self, param_name: str) -> int:
+        """Depth of a backbone parameter: 0 for the embeddings, ``i + 1`` for block ``i``, ``L + 1`` for the rest.
+
+        This is the block map optimiser constructors use (layer decay: scale = decay ** (L + 1 - layer_id)).
+        """
+        if param_name in ('cls_token', 'pos_embed') or param_name.startswith(('patch_embed.', 'pre_norm.')):
+            return 0
+        if param_name.startswith('layers.'):
+            return int(param_name.split('.')[1]) + 1
+        return self.num_layers + 1
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> tuple[int, int]:
+        """mmpretrain's layer-depth interface, answered from :meth:`layer_id`."""
+        num_depths = self.num_layers + 2
+        if not param_name.startswith(prefix):
+            return num_depths - 1, num_depths
+        return self.layer_id(param_name[len(prefix) :]), num_depths
+
+
+def _init_linear_and_norm(m: nn.Module) -> None:
+    """MAE / timm init: xavier-uniform linear weights, zero biases, unit LayerNorm."""
+    if isinstance(m, nn.Linear):
+        nn.init.xavier_uniform_(m.weight)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.LayerNorm):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+__all__ = ['ARCHS', 'LGPViT', 'random_masking']
