@@ -12,6 +12,10 @@ Each fix works around a specific upstream gap and is a no-op where the gap is ab
   mmengine.logging.history_buffer.HistoryBuffer`` (open-mmlab/mmengine#1655; the upstream proposal #1650 switches
   ``weights_only`` off, which would let a checkpoint run code). Exactly the globals of mmengine's
   own checkpoints are allow-listed; everything else is still refused.
+* :func:`fix_mmcv_adjust_hue`: mmcv 2.1's ``adjust_hue`` (used by mmpretrain's ``ColorJitter``, hence by every MoCo v3
+  view) shifts the hue with ``np.uint8(hue_factor * 255)``, which numpy >= 2 refuses for a negative factor
+  (``OverflowError: Python integer -5 out of bounds for uint8``); torchvision had the same line and fixed it
+  (pytorch/vision#8536). The replacement wraps the shift explicitly, as numpy 1 did implicitly.
 """
 
 import importlib.util
@@ -111,7 +115,32 @@ def allow_mmengine_checkpoints() -> None:
     )
 
 
+def adjust_hue(img: np.ndarray, hue_factor: float, backend: str | None = None) -> np.ndarray:
+    """mmcv's ``adjust_hue`` (BGR uint8 image, hue_factor in [-0.5, 0.5]) with the hue shift wrapped explicitly."""
+    import cv2
+    import mmcv
+    from PIL import Image
+
+    if not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f'hue_factor:{hue_factor} is not in [-0.5, 0.5].')
+    shift = np.uint8(int(hue_factor * 255) % 256)  # a rotation of the 256 hue levels, as uint8 wrap-around did
+    if (backend or mmcv.image.io.imread_backend) == 'pillow':
+        h, s, v = Image.fromarray(img[..., ::-1], mode='RGB').convert('HSV').split()
+        h = Image.fromarray(np.asarray(h, dtype=np.uint8) + shift, 'L')
+        return np.asarray(Image.merge('HSV', (h, s, v)).convert('RGB'), dtype=img.dtype)[..., ::-1]
+    h, s, v = cv2.split(cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL))
+    return cv2.cvtColor(cv2.merge([h + shift, s, v]), cv2.COLOR_HSV2BGR_FULL).astype(img.dtype)
+
+
+def fix_mmcv_adjust_hue() -> None:
+    """Route ``mmcv.adjust_hue`` (and ``mmcv.image.adjust_hue``) to :func:`adjust_hue`."""
+    import mmcv
+
+    mmcv.adjust_hue = mmcv.image.adjust_hue = mmcv.image.photometric.adjust_hue = adjust_hue
+
+
 def apply() -> None:
     """Apply every fix; safe to call more than once."""
     install_mmcv_ops_standin()
     allow_mmengine_checkpoints()
+    fix_mmcv_adjust_hue()

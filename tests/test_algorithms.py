@@ -2,67 +2,32 @@
 gradient-conflict measure."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
-from mmpretrain.models.heads import MAEPretrainHead, MoCoV3Head
-from mmpretrain.models.losses import CrossEntropyLoss, PixelReconstructionLoss
-from mmpretrain.models.necks import MAEPretrainDecoder, NonLinearNeck
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 
 from lgp.analysis import block_gradient_cosines
 from lgp.models import LGPViT
 from lgp.models.algorithms import GraftedMoCoV3, MoCoV3, MTLMAEMoCoV3
 
-D, T = 48, 0.2
+REPO = Path(__file__).resolve().parents[1]
+D = 48
 
 
-def projector() -> dict:
-    return dict(
-        type=NonLinearNeck,
-        in_channels=D,
-        hid_channels=64,
-        out_channels=16,
-        num_layers=3,
-        with_bias=False,
-        with_last_bn=True,
-        with_last_bn_affine=False,
-        with_last_bias=False,
-        with_avg_pool=False,
-        norm_cfg=dict(type='BN1d'),
-    )
+def model_cfg(name: str, **overrides) -> dict:
+    """A model of the CPU configs (``configs/_base_/models``), with normalisation as the runner adds it."""
+    cfg = Config.fromfile(REPO / 'configs' / '_base_' / 'models' / name).model
+    preprocessor = dict(type=SelfSupDataPreprocessor, mean=[0, 0, 0], std=[1, 1, 1])
+    return {**{k: v for k, v in cfg.items() if k != 'type'}, 'data_preprocessor': preprocessor, **overrides}
 
 
 def mocov3_parts(backbone: dict) -> dict:
-    predictor = dict(projector(), in_channels=16, num_layers=2)
-    return dict(
-        backbone=backbone,
-        neck=projector(),
-        base_momentum=0.01,
-        head=dict(
-            type=MoCoV3Head, predictor=predictor, temperature=T, loss=dict(type=CrossEntropyLoss, loss_weight=2 * T)
-        ),
-        data_preprocessor=dict(type=SelfSupDataPreprocessor, mean=[0, 0, 0], std=[1, 1, 1]),
-    )
-
-
-def mae_parts() -> dict:
-    return dict(
-        mim_neck=dict(
-            type=MAEPretrainDecoder,
-            num_patches=64,
-            patch_size=4,
-            embed_dim=D,
-            decoder_embed_dim=32,
-            decoder_depth=1,
-            decoder_num_heads=2,
-        ),
-        mim_head=dict(
-            type=MAEPretrainHead, norm_pix=True, patch_size=4, loss=dict(type=PixelReconstructionLoss, criterion='L2')
-        ),
-    )
+    return model_cfg('mocov3_vit_nano.py', backbone=backbone)
 
 
 def nano_backbone(**kwargs) -> dict:
@@ -169,7 +134,7 @@ def test_frozen_lower_blocks_do_not_move():
 
 def test_mtl_combination_trains_both_losses():
     torch.manual_seed(0)
-    model = MTLMAEMoCoV3(cl_weight=0.5, **mae_parts(), **mocov3_parts(nano_backbone()))
+    model = MTLMAEMoCoV3(**model_cfg('mtl_vit_nano.py', cl_weight=0.5))
     model.init_weights()
     log = model.loss([255 * v for v in views(3)], None)
     assert set(log) == {'loss_mim', 'loss_cl'} and all(torch.isfinite(v) for v in log.values())
@@ -179,7 +144,7 @@ def test_mtl_combination_trains_both_losses():
 
 def test_block_gradient_cosines_match_a_manual_computation():
     torch.manual_seed(0)
-    model = MTLMAEMoCoV3(**mae_parts(), **mocov3_parts(nano_backbone()))
+    model = MTLMAEMoCoV3(**model_cfg('mtl_vit_nano.py'))
     model.init_weights()
     inputs = [255 * v for v in views(3)]
     ema_before = copy.deepcopy(dict(model.momentum_encoder.named_parameters()))

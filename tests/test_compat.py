@@ -104,3 +104,15 @@ def test_getattr_is_admitted_only_on_history_buffer(tmp_path):
     torch.save({'payload': SneakyGetattr()}, path)
     with pytest.raises(pickle.UnpicklingError, match=r"Refusing getattr\(<class 'numpy.ndarray'>, 'tofile'\)"):
         torch.load(path, weights_only=True)
+
+
+@pytest.mark.parametrize('hue_factor', [-0.5, -0.1, -0.02, 0.0, 0.07, 0.5])
+def test_adjust_hue_matches_torchvision_for_negative_factors(hue_factor):
+    """mmcv's adjust_hue overflows on numpy >= 2 for a negative factor; lgp's equals torchvision's (fixed) one."""
+    import torchvision.transforms.functional as TF
+    from PIL import Image
+
+    image = np.random.default_rng(0).integers(0, 256, (17, 19, 3), dtype=np.uint8)  # BGR, as mmcv reads
+    expected = np.asarray(TF.adjust_hue(Image.fromarray(image[..., ::-1]), hue_factor))[..., ::-1]
+    np.testing.assert_array_equal(mmcv.adjust_hue(image, hue_factor, backend='pillow'), expected)
+    assert mmcv.adjust_hue(image, hue_factor, backend='cv2').shape == image.shape

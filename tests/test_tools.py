@@ -175,7 +175,10 @@ def test_quickstart_optimizer_has_no_decay_on_norms_biases_and_tokens() -> None:
     from mmengine.optim import build_optim_wrapper
 
     cfg = Config.fromfile(REPO_ROOT / CONFIG)
-    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(1.5e-4 * cfg.train_dataloader.batch_size / 256)
+    # MAE's lr = 1.5e-4 x batch / 256, written for 4096 and rescaled to the actual batch by auto_scale_lr
+    assert cfg.auto_scale_lr.enable and cfg.optim_wrapper.optimizer.lr == pytest.approx(
+        1.5e-4 * cfg.auto_scale_lr.base_batch_size / 256
+    )
     model = MODELS.build(cfg.model)
     optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
     decay_of = {id(p): group['weight_decay'] for group in optimizer.param_groups for p in group['params']}

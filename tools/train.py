@@ -15,6 +15,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from lgp.engine import AMP_DTYPES, enable_amp, setup_cpu_distributed
+from lgp.engine.runtime import scale_lr_for_accumulation
 
 
 def parse_args() -> argparse.Namespace:
@@ -79,6 +80,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    scale_lr_for_accumulation(cfg)  # mmengine's auto_scale_lr ignores accumulative_counts
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

@@ -11,6 +11,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 from . import optim_wrappers  # noqa: F401  (registers CPUAmpOptimWrapper)
 
@@ -53,6 +54,11 @@ def setup_cpu_distributed(cfg: Config) -> bool:
         )
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     dist_cfg['backend'] = 'gloo'
+    if cfg.get('sync_bn'):
+        # torch's SyncBatchNorm runs on GPUs only: on the CPU each process normalises the heads' BN over its own
+        # share of the batch (running statistics then differ between processes; parameters stay in sync by DDP).
+        print_log(f'sync_bn={cfg.sync_bn!r} needs a GPU: the heads use per-process BatchNorm on the CPU.', 'current')
+        cfg.sync_bn = None
     wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(
         type='MMDistributedDataParallel',
         broadcast_buffers=False,
@@ -70,4 +76,29 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     return True
 
 
-__all__ = ['AMP_DTYPES', 'enable_amp', 'setup_cpu_distributed']
+def scale_lr_for_accumulation(cfg: Config) -> bool:
+    """Make ``auto_scale_lr`` scale the lr for the batch of an optimiser step under gradient accumulation.
+
+    mmengine 0.10.7's ``Runner.scale_lr`` multiplies the lr by ``world_size * batch_size / base_batch_size`` and
+    ignores ``optim_wrapper.accumulative_counts`` (open-mmlab/mmengine#1308; the fix, PR #1080, is unmerged): with k
+    accumulated iterations of batch B a step averages the gradient of ``world_size * B * k`` samples, but the lr is
+    scaled for ``world_size * B``. This divides ``auto_scale_lr.base_batch_size`` by k, so that mmengine's ratio
+    becomes ``world_size * B * k / base_batch_size``. The unscaled value is kept in
+    ``auto_scale_lr.unscaled_base_batch_size`` and reused, so a second call (or a run from the dumped config) does not
+    divide twice. Returns whether the lr scaling changed: not when ``auto_scale_lr`` is off or k is 1.
+    """
+    auto_scale_lr = cfg.get('auto_scale_lr')
+    counts = cfg.get('optim_wrapper', {}).get('accumulative_counts', 1)
+    if not auto_scale_lr or not auto_scale_lr.get('enable', False) or counts <= 1:
+        return False
+    base = auto_scale_lr.setdefault('unscaled_base_batch_size', auto_scale_lr['base_batch_size'])
+    auto_scale_lr['base_batch_size'] = base / counts
+    print_log(
+        f'auto_scale_lr: accumulative_counts={counts}, so base_batch_size {base} -> {base / counts} (the lr is '
+        f'scaled for the {counts} x larger batch of an optimiser step).',
+        'current',
+    )
+    return True
+
+
+__all__ = ['AMP_DTYPES', 'enable_amp', 'scale_lr_for_accumulation', 'setup_cpu_distributed']

@@ -19,7 +19,7 @@ class GradientConflictHook(Hook):
         interval: measure every this many training iterations.
     """
 
-    priority = 'LOW'
+    priority = 'NORMAL'  # before LoggerHook (BELOW_NORMAL), so the values are logged in the same iteration
 
     def __init__(self, interval: int = 100) -> None:
         if interval < 1:
@@ -35,5 +35,5 @@ class GradientConflictHook(Hook):
         inputs = model.data_preprocessor(data_batch, True)['inputs']
         cosines = block_gradient_cosines(model, inputs)
         for block, cosine in enumerate(cosines.tolist()):
-            runner.message_hub.update_scalar(f'conflict/block_{block}', cosine)
-        runner.message_hub.update_scalar('conflict/mean', cosines.mean().item())
+            runner.message_hub.update_scalar(f'train/conflict/block_{block}', cosine)
+        runner.message_hub.update_scalar('train/conflict/mean', cosines.mean().item())

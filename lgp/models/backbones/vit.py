@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
+import torch.utils.checkpoint as cp
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones import VisionTransformer
 from mmpretrain.models.utils import build_2d_sincos_position_embedding, resize_pos_embed
@@ -30,12 +31,16 @@ ARCHS = {
 POS_EMBED_TYPES = ('sincos', 'learnable')
 
 
-def random_masking(x: torch.Tensor, mask_ratio: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def random_masking(
+    x: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Keep a random subset of exactly ``L_keep = int(L * (1 - mask_ratio))`` tokens of each sample.
 
     Args:
         x: tokens, (B, L, D).
         mask_ratio: fraction of tokens to drop.
+        noise: (B, L) scores deciding the kept tokens (the lowest are kept); uniform random if not given. Passing it
+            makes the masks reproducible (e.g. to compare runs that split a batch differently).
 
     Returns:
         ``x_kept`` (B, L_keep, D); ``mask`` (B, L), 1 for a dropped token, 0 for a kept one, in the original order;
@@ -43,7 +48,8 @@ def random_masking(x: torch.Tensor, mask_ratio: float) -> tuple[torch.Tensor, to
     """
     B, L, D = x.shape
     len_keep = int(L * (1 - mask_ratio))
-    ids_shuffle = torch.argsort(torch.rand(B, L, device=x.device), dim=1)
+    noise = torch.rand(B, L, device=x.device) if noise is None else noise
+    ids_shuffle = torch.argsort(noise, dim=1)
     ids_restore = torch.argsort(ids_shuffle, dim=1)
     ids_keep = ids_shuffle[:, :len_keep]
     x_kept = torch.gather(x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, D))
@@ -70,6 +76,9 @@ class LGPViT(VisionTransformer):
             Pre-training it stays at its MAE weights).
         drop_path_rate: stochastic depth, rising linearly to this value over the blocks.
         final_norm: apply the final LayerNorm after the last block.
+        with_cp: activation checkpointing: in training with grad enabled, each block's activations are dropped after
+            the forward pass and recomputed in backward: about a third more compute for much less activation memory
+            (meant for ViT-L on 8 GPUs). Parameter names and state dict keys are unchanged.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH, source='auto', encoder='online')`` loads a checkpoint
             of any format :func:`lgp.models.checkpoint.load_backbone_checkpoint` knows, with strict key checking.
         **kwargs: passed to mmpretrain's ``VisionTransformer`` (``drop_rate``, ``qkv_bias``, ``norm_cfg``,
@@ -90,6 +99,7 @@ class LGPViT(VisionTransformer):
         stop_grad_patch_embed: bool = False,
         drop_path_rate: float = 0.0,
         final_norm: bool = True,
+        with_cp: bool = False,
         init_cfg: dict | None = None,
         **kwargs,
     ) -> None:
@@ -115,6 +125,7 @@ class LGPViT(VisionTransformer):
             **kwargs,
         )
         self.mask_ratio = mask_ratio
+        self.with_cp = with_cp
         self.pos_embed_type = pos_embed_type
         self.pos_embed.requires_grad = pos_embed_type == 'learnable'
         if stop_grad_patch_embed:
@@ -146,27 +157,53 @@ class LGPViT(VisionTransformer):
         self.apply(_init_linear_and_norm)
         w = self.patch_embed.projection.weight
         nn.init.xavier_uniform_(w.data.view(w.shape[0], -1))
-        nn.init.zeros_(self.patch_embed.projection.bias)
-        nn.init.normal_(self.cls_token, std=0.02)
+        if self.patch_embed.projection.bias is not None:
+            nn.init.zeros_(self.patch_embed.projection.bias)
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=0.02)
         if self.pos_embed_type == 'sincos':
-            self.pos_embed.data.copy_(
-                build_2d_sincos_position_embedding(self.patch_resolution, self.embed_dims, cls_token=True)
+            sincos = build_2d_sincos_position_embedding(
+                self.patch_resolution, self.embed_dims, cls_token=self.cls_token is not None
             )
+            self.pos_embed.data.copy_(sincos)
         else:
             trunc_normal_(self.pos_embed, std=0.02)
 
     def forward(self, x: torch.Tensor, mask: bool = False) -> tuple | tuple[torch.Tensor, ...]:
         """Encode images x (B, C, H, W).
 
-        With ``mask=False``: a tuple with one output per ``out_indices`` entry, formatted by ``out_type``.
+        With ``mask=False`` (as mmpretrain's ``VisionTransformer.forward``): all L patches, CLS first, through every
+        block; a tuple with one output per ``out_indices`` entry, formatted by ``out_type`` (``raw``: (B, 1 + L, D)).
         With ``mask=True``: :meth:`forward_masked` (what the MAE decoder needs).
         """
-        return self.forward_masked(x) if mask else super().forward(x)
+        if mask:
+            return self.forward_masked(x)
+        x, hw = self.patch_embed(x)
+        if self.cls_token is not None:
+            x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
+        x = self.pre_norm(self.drop_after_pos(x + self.resized_pos_embed(hw)))
+        outs = []
+        for i in range(len(self.layers)):
+            x = self._run_block(i, x)
+            if i == len(self.layers) - 1 and self.final_norm:
+                x = self.ln1(x)
+            if i in self.out_indices:
+                outs.append(self._format_output(x, hw))
+        return tuple(outs)
+
+    def _run_block(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """Block ``i`` on tokens x (B, N, D) -> (B, N, D); checkpointed when ``with_cp``, training and grad enabled."""
+        layer = self.layers[i]
+        if self.with_cp and self.training and torch.is_grad_enabled():
+            return cp.checkpoint(layer, x, use_reentrant=False)
+        return layer(x)
 
     def forward_masked(
-        self, x: torch.Tensor, mask_ratio: float | None = None
+        self, x: torch.Tensor, mask_ratio: float | None = None, noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """MAE encoder: embed all patches, keep a random ``1 - mask_ratio`` of them, encode the rest with CLS.
+
+        ``noise`` (B, L) fixes which patches are kept (see :func:`random_masking`).
 
         Returns:
             ``latent`` (B, 1 + L_keep, D) after the final norm, CLS first; ``mask`` (B, L), 1 = masked;
@@ -175,12 +212,12 @@ class LGPViT(VisionTransformer):
         x, hw = self.patch_embed(x)
         pos_embed = self.resized_pos_embed(hw)
         x, mask, ids_restore = random_masking(
-            x + pos_embed[:, 1:], self.mask_ratio if mask_ratio is None else mask_ratio
+            x + pos_embed[:, 1:], self.mask_ratio if mask_ratio is None else mask_ratio, noise
         )
         cls_token = (self.cls_token + pos_embed[:, :1]).expand(x.shape[0], -1, -1)
         x = self.pre_norm(self.drop_after_pos(torch.cat((cls_token, x), dim=1)))
-        for layer in self.layers:
-            x = layer(x)
+        for i in range(len(self.layers)):
+            x = self._run_block(i, x)
         if self.final_norm:
             x = self.ln1(x)
         return x, mask, ids_restore

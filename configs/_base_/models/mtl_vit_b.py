@@ -1,0 +1,11 @@
+# The MTL combination baseline: MoCo v3 and MAE on one shared encoder, L = L_MIM + lambda * L_CL (b scale).
+from mmengine.config import read_base
+
+from lgp.models import MTLMAEMoCoV3
+
+with read_base():
+    from .mae_vit_b import model as mae_model
+    from .mocov3_vit_b import *
+
+model.update(type=MTLMAEMoCoV3, mim_neck=mae_model.neck, mim_head=mae_model.head, cl_weight=1.0)
+model.backbone.mask_ratio = mae_model.backbone.mask_ratio

@@ -1,0 +1,216 @@
+"""The pre-training configs: full-scale ones built without training and checked against the recipe, their CPU twins
+trained for a few iterations."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper, build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
+
+from lgp.models import LGPViT
+
+REPO = Path(__file__).resolve().parents[1]
+TWINS = {
+    'mae_vit-b.py': 'mae_vit-nano_digits.py',
+    'mocov3_vit-b.py': 'mocov3_vit-nano_digits.py',
+    'grafted_vit-b.py': 'grafted_vit-nano_digits.py',
+    'grafted_vit-l.py': 'grafted-l1_vit-nano_digits.py',
+    'mtl_vit-b.py': 'mtl_vit-nano_digits.py',
+    'graft-cl2mim_vit-b.py': 'graft-cl2mim_vit-nano_digits.py',
+    'graft-mim2cl-frozen_vit-b.py': 'graft-mim2cl-frozen_vit-nano_digits.py',
+}
+
+
+def load(name: str) -> Config:
+    init_default_scope('mmpretrain')
+    return Config.fromfile(REPO / 'configs' / name)
+
+
+def build_on_meta(cfg: Config) -> tuple[torch.nn.Module, dict[str, tuple[float, float]]]:
+    """Model and optimiser of a config without allocating weights: ``{param name: (lr, weight decay)}``."""
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    wrapper_cfg = cfg.optim_wrapper.copy()
+    wrapper_cfg.type = OptimWrapper  # the configs' AmpOptimWrapper needs a GPU; the param groups do not
+    wrapper_cfg.pop('dtype', None)
+    optimizer = build_optim_wrapper(model, wrapper_cfg).optimizer
+    by_id = {id(p): (g['lr'], g['weight_decay']) for g in optimizer.param_groups for p in g['params']}
+    return model, {name: by_id[id(p)] for name, p in model.named_parameters() if id(p) in by_id}
+
+
+def expected_grafted(name: str, param: torch.Tensor, low_blocks: int, lr: float, wd: float) -> tuple[float, float]:
+    """The recipe: cls_token and blocks below ``low_blocks`` at 0.1x, the rest at 1x; no decay on 1-D or tokens."""
+    low = name == 'backbone.cls_token' or (name.startswith('backbone.layers.') and int(name.split('.')[2]) < low_blocks)
+    no_decay = param.ndim <= 1 or name.endswith('cls_token')
+    return (0.1 * lr if low else lr), (0.0 if no_decay else wd)
+
+
+@pytest.mark.parametrize('config, depth, low_blocks', [('grafted_vit-b.py', 12, 8), ('grafted_vit-l.py', 24, 16)])
+def test_grafted_full_config_matches_the_recipe(config, depth, low_blocks):
+    cfg = load(config)
+    model, groups = build_on_meta(cfg)
+    assert model.backbone.num_layers == depth and cfg.model.backbone.init_cfg.type == 'Pretrained'
+    trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    assert set(groups) == set(trainable)
+    untrained = {name for name, p in model.named_parameters() if not p.requires_grad}
+    assert {'backbone.pos_embed', 'backbone.patch_embed.projection.weight', 'backbone.patch_embed.projection.bias'} <= (
+        untrained
+    )
+    assert all(name.startswith('momentum_encoder.') for name in untrained if not name.startswith('backbone.'))
+    for name, param in trainable.items():
+        assert groups[name] == pytest.approx(expected_grafted(name, param, low_blocks, 2.4e-3, 0.1)), name
+    assert {n.split('.')[0] for n in trainable} == {'backbone', 'neck', 'head'}  # projector, predictor at 1x
+    assert groups['backbone.ln1.weight'][0] == pytest.approx(2.4e-3)
+    optimizer = cfg.optim_wrapper.optimizer
+    assert optimizer.type.__name__ == 'AdamW' and optimizer.betas == (0.9, 0.999)
+    assert cfg.auto_scale_lr == dict(base_batch_size=4096, enable=True)
+    assert cfg.get('sync_bn') == 'torch' and 'accumulative_counts' not in cfg.optim_wrapper
+    assert cfg.train_cfg.max_epochs == 300
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.begin, warmup.end, cosine.begin, cosine.end, cosine.eta_min) == (0, 40, 40, 300, 0.0)
+    assert cfg.model.head.temperature == 0.2 and cfg.model.base_momentum == 0.01
+
+
+def test_grafted_vit_l_pulls_the_low_blocks_toward_mae():
+    cfg = load('grafted_vit-l.py')
+    assert (cfg.model.anchor_weight, tuple(cfg.model.anchor_blocks)) == (1e-5, (0, 12))
+    assert cfg.model.backbone.with_cp
+
+
+@pytest.mark.parametrize(
+    'config, frozen_blocks, lr, wd',
+    [
+        ('graft-cl2mim_vit-b.py', 8, 2.4e-3, 0.05),
+        ('graft-mim2cl-frozen_vit-b.py', 8, 2.4e-3, 0.1),
+        ('mae_vit-b.py', 0, 2.4e-3, 0.05),
+        ('mocov3_vit-b.py', 0, 2.4e-3, 0.1),
+        ('mtl_vit-b.py', 0, 2.4e-3, 0.1),
+    ],
+)
+def test_baseline_full_configs(config, frozen_blocks, lr, wd):
+    """Frozen means requires_grad=False (absent from the optimiser); everything trained runs at the base lr."""
+    cfg = load(config)
+    model, groups = build_on_meta(cfg)
+    backbone = {n[len('backbone.') :]: p for n, p in model.named_parameters() if n.startswith('backbone.')}
+    for name, param in backbone.items():
+        block = int(name.split('.')[1]) if name.startswith('layers.') else None
+        frozen = (block is not None and block < frozen_blocks) or (
+            frozen_blocks and block is None and name != 'ln1.weight' and name != 'ln1.bias'
+        )
+        assert param.requires_grad != frozen or name in (
+            'pos_embed',
+            'patch_embed.projection.weight',
+            'patch_embed.projection.bias',
+        ), name
+    for name, (group_lr, group_wd) in groups.items():
+        assert group_lr == pytest.approx(lr), name
+        no_decay = dict(model.named_parameters())[name].ndim <= 1 or name.endswith(('cls_token', 'mask_token'))
+        assert group_wd == (0.0 if no_decay else wd), name
+    assert cfg.auto_scale_lr.base_batch_size == 4096
+
+
+def transforms(cfg: Config) -> list:
+    """Transform types of the training pipeline, views included."""
+    out = []
+    for t in cfg.train_dataloader.dataset.pipeline:
+        out.append(t.type)
+        for view in t.get('transforms', []):
+            out.append([v.type for v in view])
+    return out
+
+
+@pytest.mark.parametrize('full, tiny', TWINS.items())
+def test_cpu_twins_follow_their_full_config(full, tiny):
+    """A twin differs in size only: model type, optimiser settings, lr groups, schedule shape and views match."""
+    big, small = load(full), load(tiny)
+    assert small.model.type is big.model.type and small.model.backbone.type is big.model.backbone.type
+    for key in ('mask_ratio', 'pos_embed_type', 'stop_grad_patch_embed', 'out_type'):
+        assert small.model.backbone.get(key) == big.model.backbone.get(key), key
+    for key in ('base_momentum', 'anchor_weight', 'cl_weight'):
+        assert small.model.get(key) == big.model.get(key), key
+    assert (big.model.backbone.get('frozen_stages', -1) > 0) == (small.model.backbone.get('frozen_stages', -1) > 0)
+    for key in ('type', 'lr', 'betas', 'weight_decay'):
+        assert small.optim_wrapper.optimizer[key] == big.optim_wrapper.optimizer[key], key
+    assert small.optim_wrapper.paramwise_cfg == big.optim_wrapper.paramwise_cfg
+    assert small.auto_scale_lr == big.auto_scale_lr and small.get('sync_bn') == big.get('sync_bn')
+    assert [s.type for s in small.param_scheduler] == [s.type for s in big.param_scheduler]
+    assert small.param_scheduler[1].eta_min == big.param_scheduler[1].eta_min == 0.0
+    assert transforms(small) == transforms(big)
+
+
+@pytest.fixture(scope='module')
+def mae_checkpoint(tmp_path_factory) -> Path:
+    """A nano backbone saved as an lgp checkpoint: the step-1 weights of the grafted twins."""
+    torch.manual_seed(0)
+    backbone = LGPViT('nano', img_size=32)
+    backbone.init_weights()
+    path = tmp_path_factory.mktemp('mae') / 'mae.pth'
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in backbone.state_dict().items()}}, path)
+    return path
+
+
+def tiny_options(digits_root: Path, checkpoint: Path, images: int = 64) -> list[str]:
+    return [
+        f'train_dataloader.dataset.data_root={digits_root}',
+        f'train_dataloader.dataset.indices={images}',
+        'train_dataloader.batch_size=32',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'train_cfg.max_epochs=2',
+        'default_hooks.logger.interval=1',
+        f'model.backbone.init_cfg.checkpoint={checkpoint}',
+    ]
+
+
+def logged(work_dir: Path) -> list[dict]:
+    (log,) = work_dir.glob('*/vis_data/scalars.json')
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+@pytest.mark.parametrize('tiny', sorted(set(TWINS.values()) - {'mae_vit-nano_digits.py'}))
+def test_cpu_twin_trains_through_tools(tiny, digits_root, mae_checkpoint, tmp_path, run_tool):
+    options = tiny_options(digits_root, mae_checkpoint)
+    if 'init_cfg' not in load(tiny).model.backbone:
+        options = options[:-1]
+    run_tool(['tools/train.py', f'configs/{tiny}', '--work-dir', str(tmp_path), '--cfg-options', *options])
+    records = [r for r in logged(tmp_path) if 'loss' in r]
+    assert len(records) == 4 and all(torch.isfinite(torch.tensor(r['loss'])) for r in records)
+    assert (tmp_path / 'epoch_2.pth').exists()
+
+
+def test_grafted_twin_resumes(digits_root, mae_checkpoint, tmp_path, run_tool):
+    command = ['tools/train.py', 'configs/grafted-l1_vit-nano_digits.py', '--work-dir', str(tmp_path)]
+    options = tiny_options(digits_root, mae_checkpoint)
+    run_tool([*command, '--cfg-options', *options[:-3], 'train_cfg.max_epochs=1', *options[-2:]])
+    result = run_tool([*command, '--resume', '--cfg-options', *options])
+    assert 'resumed epoch: 1, iter: 2' in result.stdout + result.stderr
+    checkpoint = torch.load(tmp_path / 'epoch_2.pth', weights_only=True)
+    assert checkpoint['meta']['iter'] == 4
+    assert any(k.startswith('anchor.') for k in checkpoint['state_dict'])  # theta_MAE travels with the run
+
+
+@pytest.mark.parametrize('tiny', sorted(set(TWINS.values())))
+def test_loss_decreases_on_a_fixed_batch(tiny, digits_root, mae_checkpoint):
+    cfg = load(tiny)
+    if 'init_cfg' in cfg.model.backbone:
+        cfg.model.backbone.init_cfg.checkpoint = str(mae_checkpoint)
+    cfg.train_dataloader.update(num_workers=0, persistent_workers=False, batch_size=16)
+    cfg.train_dataloader.dataset.update(data_root=str(digits_root), indices=16)
+    torch.manual_seed(0)
+    batch = next(iter(Runner.build_dataloader(cfg.train_dataloader, seed=0)))
+    model = MODELS.build(dict(cfg.model, data_preprocessor=cfg.data_preprocessor))  # as the runner merges them
+    model.init_weights()
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    MessageHub.get_current_instance().update_info('max_iters', 100)
+    losses = []
+    for _ in range(8):
+        log = model.train_step(batch, wrapper)
+        losses.append(sum(v for k, v in log.items() if k.startswith('loss')).item())
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert min(losses[-3:]) < losses[0], losses
