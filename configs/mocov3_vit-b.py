@@ -1,5 +1,5 @@
-# The CL baseline: MoCo v3 on ImageNet-1k from scratch, ViT-B/16, 300 epochs (40 warm-up), AdamW wd 0.1. Batch
-# 8 GPUs x 256 = 2048: lr 2.4e-3 at 4096 scaled linearly to 1.2e-3 by auto_scale_lr (16 GPUs give the recipe's 4096).
+# The CL baseline: MoCo v3 on ImageNet-1k from scratch, ViT-B/16, 300 epochs (40 warm-up), AdamW wd 0.1, bf16.
+# Batch 8 GPUs x 512 = 4096 at lr 2.4e-3 (auto_scale_lr rescales the lr for other totals).
 #   tools/dist_train.sh configs/mocov3_vit-b.py 8
 from mmengine.config import read_base
 

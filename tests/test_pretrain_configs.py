@@ -51,8 +51,11 @@ def expected_grafted(name: str, param: torch.Tensor, low_blocks: int, lr: float,
     return (0.1 * lr if low else lr), (0.0 if no_decay else wd)
 
 
-@pytest.mark.parametrize('config, depth, low_blocks', [('grafted_vit-b.py', 12, 8), ('grafted_vit-l.py', 24, 16)])
-def test_grafted_full_config_matches_the_recipe(config, depth, low_blocks):
+@pytest.mark.parametrize(
+    'config, depth, low_blocks, per_gpu_batch', [('grafted_vit-b.py', 12, 8, 512), ('grafted_vit-l.py', 24, 16, 256)]
+)
+def test_grafted_full_config_matches_the_recipe(config, depth, low_blocks, per_gpu_batch):
+    """ViT-B: 8 GPUs x 512 is the recipe's 4096; ViT-L: 8 x 256 = 2048 ~ the original 2080, lr scaled linearly."""
     cfg = load(config)
     model, groups = build_on_meta(cfg)
     assert model.backbone.num_layers == depth and cfg.model.backbone.init_cfg.type == 'Pretrained'
@@ -71,7 +74,7 @@ def test_grafted_full_config_matches_the_recipe(config, depth, low_blocks):
     assert optimizer.type.__name__ == 'AdamW' and optimizer.betas == (0.9, 0.999)
     assert cfg.auto_scale_lr == dict(base_batch_size=4096, enable=True)
     assert cfg.get('sync_bn') == 'torch' and 'accumulative_counts' not in cfg.optim_wrapper
-    assert cfg.train_cfg.max_epochs == 300
+    assert cfg.train_cfg.max_epochs == 300 and cfg.train_dataloader.batch_size == per_gpu_batch
     warmup, cosine = cfg.param_scheduler
     assert (warmup.begin, warmup.end, cosine.begin, cosine.end, cosine.eta_min) == (0, 40, 40, 300, 0.0)
     assert cfg.model.head.temperature == 0.2 and cfg.model.base_momentum == 0.01
