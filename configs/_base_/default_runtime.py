@@ -3,7 +3,11 @@ from mmengine.hooks import CheckpointHook, DistSamplerSeedHook, IterTimerHook, L
 from mmengine.visualization import LocalVisBackend
 from mmpretrain.visualization import UniversalVisualizer
 
+from lgp.engine import EpochSeedHook, StrictRunner
+
 default_scope = 'mmpretrain'
+# load_from / resume refuse checkpoints that do not fit the model (mmengine's Runner loads them non-strictly)
+runner_type = StrictRunner
 
 default_hooks = dict(
     timer=dict(type=IterTimerHook),
@@ -11,6 +15,8 @@ default_hooks = dict(
     param_scheduler=dict(type=ParamSchedulerHook),
     checkpoint=dict(type=CheckpointHook, interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type=DistSamplerSeedHook),
+    # reseed per epoch: a run resumed at an epoch boundary draws what an uninterrupted one would
+    epoch_seed=dict(type=EpochSeedHook),
 )
 
 # tools/train.py and tools/test.py switch the backend to gloo when no GPU is present.

@@ -1,10 +1,12 @@
 # ImageNet-1k with MAE's augmentation: RandomResizedCrop 224 (20-100 % of the area, bicubic) and horizontal flip.
 # 512 images per GPU: 8 GPUs make the recipe's batch of 4096. Layout: data/imagenet/{train,val}/<wnid>/*.JPEG
 # (mmpretrain's ImageNet, split='train').
-from mmcv.transforms import LoadImageFromFile, RandomFlip
+from mmcv.transforms import RandomFlip
 from mmengine.dataset import DefaultSampler, default_collate
 from mmpretrain.datasets import ImageNet, PackInputs, RandomResizedCrop
 from mmpretrain.models import SelfSupDataPreprocessor
+
+from lgp.datasets.transforms import LoadImageFromFile
 
 data_root = 'data/imagenet'
 

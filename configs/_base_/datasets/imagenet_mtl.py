@@ -1,9 +1,10 @@
 # ImageNet-1k for the MTL combination: per image, one MAE view (crop + flip) for L_MIM and MoCo v3's two views for
 # L_CL, in that order. 256 images (768 views) per GPU (ViT-B in bf16: 48 GiB peak on an 80 GB H100; 512 would
 # not fit), so 8 GPUs make a batch of 2048 and auto_scale_lr halves the lr.
-from mmcv.transforms import LoadImageFromFile
 from mmengine.config import read_base
 from mmpretrain.datasets import MultiView, PackInputs
+
+from lgp.datasets.transforms import LoadImageFromFile
 
 with read_base():
     from .imagenet_mae import train_pipeline as mae_pipeline

@@ -14,10 +14,12 @@ from mmpretrain.models.selfsup import MAE as MMPretrainMAE
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from .finite_loss import FiniteLossMixin
+
 
 # mmpretrain already registers an ``MAE``; this one is registered as ``LGPMAE`` (configs use the class itself).
 @MODELS.register_module(name='LGPMAE')
-class MAE(MMPretrainMAE):
+class MAE(FiniteLossMixin, MMPretrainMAE):
     """Masked autoencoder (He et al., 2022) over a backbone whose ``forward(x, mask=True)`` masks.
 
     Args: those of mmpretrain's ``BaseSelfSupervisor``: ``backbone`` (an ``LGPViT`` config), ``neck``

@@ -16,9 +16,11 @@ from mmpretrain.models.selfsup import MoCoV3 as MMPretrainMoCoV3
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from .finite_loss import FiniteLossMixin
+
 
 @MODELS.register_module(name='LGPMoCoV3')
-class MoCoV3(MMPretrainMoCoV3):
+class MoCoV3(FiniteLossMixin, MMPretrainMoCoV3):
     """MoCo v3 on an lgp backbone: mmpretrain's algorithm with the contrastive loss as a reusable method.
 
     The momentum encoder is mmpretrain's ``CosineEMA`` over ``Sequential(backbone, neck)``: its first update copies

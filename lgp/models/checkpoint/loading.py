@@ -34,6 +34,11 @@ class CheckpointMismatchError(RuntimeError):
 
 def safe_load(path: str | Path) -> dict[str, Any]:
     """``torch.load`` a file on the CPU with ``weights_only=True``; a file that would run code is refused."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f'Checkpoint {path} not found. Set the path in the config (e.g. --cfg-options '
+            'model.backbone.init_cfg.checkpoint=PATH for a pre-trained backbone, load_from=PATH or --resume PATH).'
+        )
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:

@@ -1,0 +1,3 @@
+from .loading import CorruptImageError, LoadImageFromFile
+
+__all__ = ['CorruptImageError', 'LoadImageFromFile']
