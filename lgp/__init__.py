@@ -8,7 +8,7 @@ from . import compat
 
 compat.apply()
 
-from . import engine, models  # noqa: E402  (registration needs the fixes above)
+from . import datasets, engine, evaluation, models  # noqa: E402  (registration needs the fixes above)
 
 __version__ = '0.1.0'
-__all__ = ['compat', 'engine', 'models', '__version__']
+__all__ = ['compat', 'datasets', 'engine', 'evaluation', 'models', '__version__']

@@ -9,6 +9,8 @@ The data ship inside scikit-learn, so the quick start and the tests run offline.
         meta/train.txt                # ``train/digit_3/00012.png 3``: path relative to out_dir, label
         meta/val.txt
         meta/classes.txt              # one class name a line, in label order
+        meta/train_1percent.txt       # class-balanced 1 % / 10 % of train (lgp.datasets.splits), same format
+        meta/train_10percent.txt
 """
 
 import shutil
@@ -18,6 +20,8 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+
+from .splits import write_fewshot_splits
 
 DIGIT_CLASSES = tuple(f'digit_{i}' for i in range(10))
 SPLITS = ('train', 'val')
@@ -48,6 +52,8 @@ def write_digits_imagenet(
         val_fraction: fraction of each class that goes to ``val``.
         seed: seed of the stratified split; the same seed always gives the same split.
 
+    Also writes the few-shot splits ``meta/train_{1,10}percent.txt`` drawn with ``seed``.
+
     Returns:
         The number of images written per split, ``{'train': ..., 'val': ...}``.
     """
@@ -72,6 +78,7 @@ def write_digits_imagenet(
             lines.append(f'{rel_path} {label}\n')
         (out_dir / 'meta' / f'{split}.txt').write_text(''.join(lines))
         counts[split] = len(lines)
+    write_fewshot_splits(out_dir, seed=seed)
     return counts
 
 

@@ -1,7 +1,5 @@
 """Image loading that names the file it cannot read."""
 
-from typing import Optional
-
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from mmengine.logging import print_log
 from mmpretrain.registry import TRANSFORMS
@@ -30,7 +28,7 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
         super().__init__(**kwargs)
         self.skip_corrupt = skip_corrupt
 
-    def transform(self, results: dict) -> Optional[dict]:
+    def transform(self, results: dict) -> dict | None:
         filename = results['img_path']
         try:
             loaded = super().transform(results)

@@ -1,0 +1,185 @@
+"""The whole method end to end on scikit-learn's digits, a miniature of the paper's Table 1, on a CPU in minutes.
+
+    python tools/demo.py [--work-dir work_dirs/demo] [--data data/digits] [--seed 0]
+
+1. writes the digits as an ImageNet-style folder with 1 % and 10 % split files (if not there yet);
+2. pre-trains the nano LGPViT three ways (configs/demo/): MAE (MIM), MoCo v3 (CL) from scratch, and Layer Grafted
+   Pre-training (MoCo v3 continued from the MAE weights, lower blocks at 0.1x);
+3. evaluates each frozen encoder (CLS token after the final norm, test transform): a linear classifier on the
+   features of all training images ("linear"), and the few-shot protocol on the 1 % and 10 % splits: features
+   centred and L2-normalised, multinomial logistic regression with an L2 penalty, lambda swept, top-1 on val;
+4. prints the table, writes it as ``results.md`` (and ``results.json``) and the loss curves as ``loss_curves.png``.
+
+The "linear" column fits the same logistic regression on all labelled features: at this scale a convex fit on cached
+features stands in for the SGD probe of configs/benchmarks/linear_*.py, which trains the same BN + linear head.
+"""
+
+import lgp  # noqa: F401, I001  (first: lgp's compatibility fixes and registrations)
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from mmengine.runner import Runner
+from mmpretrain.datasets import CustomDataset, PackInputs
+from mmpretrain.models import ClsDataPreprocessor
+
+from lgp.datasets import write_digits_imagenet
+from lgp.datasets.transforms import LoadImageFromFile
+from lgp.evaluation import extract_features, feature_cache_key, prepare_features, sweep_lambdas
+from lgp.models import LGPViT
+from lgp.models.checkpoint import load_backbone_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+# (name in the table, run folder, config, the run whose weights it starts from)
+RUNS = (
+    ('MIM (MAE)', 'mae', 'configs/demo/mae_vit_nano_digits.py', None),
+    ('CL (MoCo v3)', 'mocov3', 'configs/demo/mocov3_vit_nano_digits.py', None),
+    ('Layer Grafted (MIM -> CL)', 'grafted', 'configs/demo/grafted_vit_nano_digits.py', 'mae'),
+)
+SPLITS = {
+    'linear': 'meta/train.txt',
+    '1% few-shot': 'meta/train_1percent.txt',
+    '10% few-shot': 'meta/train_10percent.txt',
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Layer Grafted Pre-training end to end on the digits (CPU)')
+    parser.add_argument('--work-dir', default='work_dirs/demo', help='runs, features and the results go here')
+    parser.add_argument('--data', default='data/digits', help='the digits folder (written if missing)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the data split and of every run')
+    return parser.parse_args()
+
+
+def log(message: str) -> None:
+    print(f'[demo {time.strftime("%H:%M:%S")}] {message}', flush=True)
+
+
+def pretrain(config: str, work_dir: Path, data: Path, seed: int, init: Path | None) -> Path:
+    """Run ``tools/train.py`` on a demo config, echoing its training-progress lines; the final checkpoint."""
+    options = [f'train_dataloader.dataset.data_root={data}', f'randomness.seed={seed}']
+    if init is not None:
+        options.append(f'model.backbone.init_cfg.checkpoint={init}')
+    command = [sys.executable, str(REPO / 'tools/train.py'), config, '--work-dir', str(work_dir), '--cfg-options']
+    process = subprocess.Popen(
+        [*command, *options], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    tail = []
+    for line in process.stdout:
+        tail = (tail + [line])[-40:]
+        if 'Epoch(train)' in line:
+            print(
+                '    ' + line.split(' - INFO - ')[-1].split('  time:')[0] + '  ' + line.split('  ')[-1].strip(),
+                flush=True,
+            )
+    if process.wait() != 0:
+        raise RuntimeError(f'{config} failed:\n{"".join(tail)}')
+    return max(work_dir.glob('epoch_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
+
+
+def dataloader(data: Path, ann_file: str) -> dict:
+    """Test-time loading (no augmentation) of the images listed in ``ann_file``."""
+    return dict(
+        batch_size=256,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(
+            type=CustomDataset,
+            data_root=str(data),
+            ann_file=ann_file,
+            data_prefix='',
+            pipeline=[dict(type=LoadImageFromFile), dict(type=PackInputs)],
+        ),
+    )
+
+
+def features(checkpoint: Path, data: Path, cache_dir: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """CLS features of the frozen encoder for every split and for val."""
+    backbone = LGPViT('nano', img_size=32, out_type='cls_token')
+    load_backbone_checkpoint(backbone, str(checkpoint))
+    preprocessor = ClsDataPreprocessor(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+    out = {}
+    for name, ann_file in {**SPLITS, 'val': 'meta/val.txt'}.items():
+        loader = Runner.build_dataloader(dataloader(data, ann_file), seed=0)
+        key = feature_cache_key(checkpoint=checkpoint, split_file=data / ann_file, transform='test-32px')
+        cache = cache_dir / f'{checkpoint.parent.name}_{Path(ann_file).stem}.pt'
+        out[name] = extract_features(backbone, loader, cache_path=cache, cache_key=key, data_preprocessor=preprocessor)
+    return out
+
+
+def evaluate(feats: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, dict]:
+    """Top-1 on val of the logistic regression fitted on each split (the best lambda of the sweep)."""
+    val_x, val_y = feats['val']
+    results = {}
+    for name in SPLITS:
+        train_x, train_y = feats[name]
+        train_x, x = prepare_features(train_x, val_x)
+        results[name] = sweep_lambdas(train_x, train_y, x, val_y, num_classes=10)['best']
+    return results
+
+
+def table(results: dict[str, dict[str, dict]]) -> str:
+    header = '| method | ' + ' | '.join(f'{s} top-1' for s in SPLITS) + ' |'
+    rows = [header, '|' + '---|' * (len(SPLITS) + 1)]
+    for method, by_split in results.items():
+        rows.append(f'| {method} | ' + ' | '.join(f'{by_split[s]["top1"]:.1f}' for s in SPLITS) + ' |')
+    return '\n'.join(rows)
+
+
+def plot_losses(runs: dict[str, Path], path: Path) -> None:
+    """Training loss per iteration of each pre-training run (from mmengine's scalars.json)."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3))
+    for ax, (method, work_dir) in zip(axes, runs.items(), strict=True):
+        (scalars,) = sorted(work_dir.glob('*/vis_data/scalars.json'))[-1:]
+        records = [json.loads(line) for line in scalars.read_text().splitlines()]
+        records = [r for r in records if 'loss' in r]
+        ax.plot([r['iter'] for r in records], [r['loss'] for r in records])
+        ax.set_title(method, fontsize=10)
+        ax.set_xlabel('iteration')
+        ax.set_ylabel('loss')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    args = parse_args()
+    work_dir, data = Path(args.work_dir).resolve(), Path(args.data).resolve()
+    start = time.time()
+    if not (data / 'meta' / 'train_1percent.txt').is_file():
+        log(f'writing the digits to {data}: {write_digits_imagenet(data, seed=args.seed)}')
+    checkpoints, run_dirs = {}, {}
+    for method, key, config, init in RUNS:
+        log(f'pre-training {method} ({config})')
+        run_dirs[method] = work_dir / key
+        checkpoints[key] = pretrain(config, run_dirs[method], data, args.seed, checkpoints.get(init))
+    results = {}
+    for method, key, _, _ in RUNS:
+        log(f'evaluating {method}: features of the frozen encoder, logistic regression on each split')
+        results[method] = evaluate(features(checkpoints[key], data, work_dir / 'features'))
+    text = table(results)
+    minutes = (time.time() - start) / 60
+    num_val = len((data / 'meta' / 'val.txt').read_text().splitlines())
+    note = (
+        f'Digits (scikit-learn), nano LGPViT, seed {args.seed}; top-1 (%) on the {num_val} val images; '
+        f'{minutes:.1f} min on this machine.'
+    )
+    (work_dir / 'results.md').write_text(f'{note}\n\n{text}\n')
+    (work_dir / 'results.json').write_text(json.dumps(results, indent=1))
+    plot_losses(run_dirs, work_dir / 'loss_curves.png')
+    print(f'\n{note}\n\n{text}\n')
+    log(f'wrote {work_dir / "results.md"}, results.json and loss_curves.png')
+
+
+if __name__ == '__main__':
+    main()
