@@ -15,6 +15,7 @@ import torch.nn as nn
 from mmpretrain.models.selfsup import MoCoV3 as MMPretrainMoCoV3
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from .finite_loss import FiniteLossMixin
 
@@ -45,14 +46,39 @@ class MoCoV3(FiniteLossMixin, MMPretrainMoCoV3):
         """Symmetric MoCo v3 loss of two batches of views (B, C, H, W).
 
         The momentum encoder is updated first (training); ``update_momentum=False`` leaves it as it is (analysis).
+
+        The result is mmpretrain's per-view computation, done faster: a ViT normalises per token (LayerNorm), so
+        when the views have the same shape and the backbone holds no BatchNorm, both views go through the backbone
+        (and the momentum backbone) as one batch of 2B, fewer and larger matrix products, and are split into the
+        views before the projector, whose BatchNorm (as the predictor's) still sees each view's own batch and
+        updates its running statistics view 1 first. The momentum backbone runs before the online forward pass,
+        so that its temporaries do not add to the stored activations at the peak; the momentum projector then
+        takes the online projector's BatchNorm statistics of this step, as ``update_parameters`` (which copies
+        buffers) would have given it. Only stochastic layers (drop path, dropout) draw their random numbers in
+        another order.
         """
-        q1 = self.neck(self.backbone(view_1))[0]
-        q2 = self.neck(self.backbone(view_2))[0]
+        fuse = view_1.shape == view_2.shape and not self.momentum_encoder.update_buffers
+        if not fuse or any(isinstance(m, _BatchNorm) for m in self.backbone.modules()):
+            q1, q2 = self.neck(self.backbone(view_1))[0], self.neck(self.backbone(view_2))[0]
+            with torch.no_grad():
+                if update_momentum:
+                    self.momentum_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
+                k1, k2 = self.momentum_encoder(view_1)[0], self.momentum_encoder(view_2)[0]
+            return self.head.loss(q1, k2) + self.head.loss(q2, k1)
+        batch = view_1.shape[0]
+        views = torch.cat((view_1, view_2))
+        momentum_backbone, momentum_neck = self.momentum_encoder.module
         with torch.no_grad():
             if update_momentum:
                 self.momentum_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
-            k1 = self.momentum_encoder(view_1)[0]
-            k2 = self.momentum_encoder(view_2)[0]
+            g1, g2 = zip(*(out.split(batch) for out in momentum_backbone(views)), strict=True)
+        f1, f2 = zip(*(out.split(batch) for out in self.backbone(views)), strict=True)
+        q1, q2 = self.neck(f1)[0], self.neck(f2)[0]
+        with torch.no_grad():
+            if update_momentum:
+                for averaged, online in zip(momentum_neck.buffers(), self.neck.buffers(), strict=True):
+                    averaged.copy_(online)
+            k1, k2 = momentum_neck(g1)[0], momentum_neck(g2)[0]
         return self.head.loss(q1, k2) + self.head.loss(q2, k1)
 
 

@@ -1,0 +1,425 @@
+"""Throughput of one full pre-training step, lgp against mmpretrain's own MAE / MoCo v3, timed side by side.
+
+A step is ``model.train_step(data, optim_wrapper)``: the data preprocessor, the forward pass and loss (for MoCo v3
+also the momentum update and the momentum encoder's forward), the backward pass and the AdamW step. Both sides are
+built from the same model configs (``configs/_base_/models/{mae,mocov3}_vit_{nano,b}.py``) and the same optimiser
+constructor; only the algorithm and backbone classes differ:
+
+* ``mae``: lgp ``MAE`` + ``LGPViT`` against mmpretrain ``MAE`` + ``MAEViT``;
+* ``mocov3``: lgp ``MoCoV3`` + ``LGPViT`` against mmpretrain ``MoCoV3`` + ``MoCoV3ViT(stop_grad_conv1=True)``;
+* ``grafted``: lgp ``GraftedMoCoV3`` against mmpretrain ``MoCoV3``, both with Layer Grafted Pre-training's
+  ``lr_layer_wise='1.5e-5,1.5e-5,1.5e-4'`` param groups from ``GraftedOptimWrapperConstructor``.
+
+After warm-up steps, each repeat times one step of each side, alternating which goes first; the table reports
+medians, the ratio of the median step times (lgp / mmpretrain, <= 1.0: lgp at least as fast) and the min-max of the
+per-repeat ratios (the noise). Images/s counts images (a MoCo v3 image is 2 views). Peak memory is
+``torch.cuda.max_memory_allocated`` over one untimed step above what was allocated before it, plus the side's own
+weights, buffers and optimiser state (the peak that side would have alone); on the CPU it is 'n/a': both sides
+share one process and the allocator keeps freed memory, so the process's RSS says nothing about either side.
+FLOP/s use the analytic counts of :mod:`flops` and are given as a fraction of a square GEMM's rate (2048 on the CPU,
+8192 on a GPU, in the step's compute dtype), timed after every repeat so that it shares the steps' conditions.
+
+    python benchmarks/train_step.py --quick                 # nano, 32 px, batch 64, CPU: about 2 minutes
+    python benchmarks/train_step.py                         # CPU: + ViT-B/16 at 224, batch 4; GPU: ViT-B/16, bf16
+    python benchmarks/train_step.py --algorithms mocov3 --sizes b --batch 64 128 --profile
+"""
+
+import argparse
+import copy
+import os
+import re
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.logging import MessageHub, MMLogger
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmpretrain.models.selfsup import MAE as RefMAE
+from mmpretrain.models.selfsup import MAEViT, MoCoV3ViT
+from mmpretrain.models.selfsup import MoCoV3 as RefMoCoV3
+from mmpretrain.models.utils import SelfSupDataPreprocessor
+from mmpretrain.registry import MODELS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from flops import DecoderSpec, ViTSpec, mae_flops, mocov3_flops  # noqa: E402
+
+from lgp.engine import CPUAmpOptimWrapper, GraftedOptimWrapperConstructor  # noqa: E402
+from lgp.models import GraftedMoCoV3  # noqa: E402
+from lgp.models.backbones.vit import ARCHS  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / 'configs' / '_base_'
+ALGORITHMS = ('mae', 'mocov3', 'grafted')
+# default batch per size and device; the GPU runs ViT-B/16 only unless --sizes says otherwise
+BATCHES = {'nano': {'cpu': [64], 'cuda': [256]}, 'b': {'cpu': [4], 'cuda': [64, 128]}}
+GRAFTED_LR_LAYER_WISE = '1.5e-5,1.5e-5,1.5e-4'
+IMAGENET_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+MIB = 2**20
+
+
+@dataclass
+class Side:
+    """One side of a comparison: a model, its optimiser wrapper and its batch."""
+
+    name: str
+    model: nn.Module
+    wrapper: OptimWrapper
+    data: dict
+    times: list[float] = field(default_factory=list)
+    peak_mib: float | None = None
+
+    def step(self) -> None:
+        """One training step."""
+        self.model.train_step(self.data, self.wrapper)
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    algorithm: str
+    size: str
+    batch: int
+    lgp: Side
+    ref: Side
+    flops: int
+    gemm_rate: float
+
+    def ratio(self) -> float:
+        """Median lgp step time over median mmpretrain step time."""
+        return statistics.median(self.lgp.times) / statistics.median(self.ref.times)
+
+    def ratio_range(self) -> tuple[float, float]:
+        """Min and max of the per-repeat ratios (the two sides of a repeat ran back to back)."""
+        ratios = [a / b for a, b in zip(self.lgp.times, self.ref.times, strict=True)]
+        return min(ratios), max(ratios)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with the per-device defaults filled in."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--quick', action='store_true', help='nano on the CPU, batch 64 (about 2 minutes, 2 cores)')
+    parser.add_argument('--algorithms', nargs='+', choices=ALGORITHMS, default=list(ALGORITHMS))
+    parser.add_argument('--sizes', nargs='+', choices=sorted(BATCHES), help='default: nano b (CPU), b (GPU)')
+    parser.add_argument('--batch', nargs='+', type=int, help='batch sizes (default per size and device)')
+    parser.add_argument('--repeats', type=int, help='timed steps per side (default 10 nano / GPU, 3 ViT-B on CPU)')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed steps per side first')
+    parser.add_argument('--device', help='default: cuda when available (cpu with --quick)')
+    parser.add_argument('--bf16', action=argparse.BooleanOptionalAction, help='bf16 autocast (default: on GPU)')
+    parser.add_argument('--compile', action='store_true', help='torch.compile the modules of both sides')
+    parser.add_argument('--channels-last', action='store_true', help='channels-last images and patch embedding')
+    parser.add_argument('--profile', action='store_true', help='phase times of both sides, top ops of lgp')
+    parser.add_argument('--threads', type=int, help='torch CPU threads (1 is steadier on a shared machine)')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    args.device = args.device or ('cuda' if torch.cuda.is_available() and not args.quick else 'cpu')
+    cuda = args.device.startswith('cuda')
+    args.sizes = args.sizes or (['nano'] if args.quick else ['b'] if cuda else ['nano', 'b'])
+    args.bf16 = cuda if args.bf16 is None else args.bf16
+    return args
+
+
+def machine() -> str:
+    """CPU model, cores, threads, torch version and GPU name."""
+    cpu = 'unknown CPU'
+    if Path('/proc/cpuinfo').exists():
+        names = re.findall(r'^model name\s*:\s*(.+)$', Path('/proc/cpuinfo').read_text(), re.M)
+        cpu = names[0] if names else cpu
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'
+    return (
+        f'CPU: {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads; GPU: {gpu}; '
+        f'torch {torch.__version__}'
+    )
+
+
+def synchronizer(device: str) -> Callable[[], None]:
+    """A function that waits for the device's queued work (a no-op on the CPU)."""
+    return torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+
+
+class Gemm:
+    """A square matrix product (2048 on the CPU, 8192 on a GPU) in the step's dtype, timed between the steps."""
+
+    def __init__(self, device: str, dtype: torch.dtype) -> None:
+        self.n = 8192 if device.startswith('cuda') else 2048
+        self.calls = 10 if device.startswith('cuda') else 2
+        self.a, self.b = (torch.randn(self.n, self.n, device=device).to(dtype) for _ in range(2))
+        self.sync = synchronizer(device)
+        self.times: list[float] = []
+        self.a @ self.b
+
+    def time(self) -> None:
+        """Time ``calls`` products, record the time of one."""
+        self.sync()
+        start = time.perf_counter()
+        for _ in range(self.calls):
+            self.a @ self.b
+        self.sync()
+        self.times.append((time.perf_counter() - start) / self.calls)
+
+    def rate(self) -> float:
+        """FLOP/s, from the median time."""
+        return 2 * self.n**3 / statistics.median(self.times)
+
+
+def model_configs(algorithm: str, size: str) -> tuple[dict, dict]:
+    """The lgp model config of the repo and its mmpretrain twin (same architecture, heads and preprocessing)."""
+    family = 'mae' if algorithm == 'mae' else 'mocov3'
+    lgp = copy.deepcopy(Config.fromfile(CONFIGS / 'models' / f'{family}_vit_{size}.py').model.to_dict())
+    lgp['data_preprocessor'] = dict(type=SelfSupDataPreprocessor, **IMAGENET_NORM)
+    if algorithm == 'grafted':
+        lgp['type'] = GraftedMoCoV3
+    backbone = lgp['backbone']
+    arch = {k: v for k, v in ARCHS[backbone['arch']].items() if k != 'patch_size'}
+    common = dict(arch=arch, img_size=backbone['img_size'], patch_size=backbone['patch_size'])
+    if family == 'mae':
+        ref_backbone = dict(type=MAEViT, mask_ratio=backbone['mask_ratio'], **common)
+    else:
+        ref_backbone = dict(type=MoCoV3ViT, stop_grad_conv1=True, out_type='cls_token', **common)
+    ref = dict(copy.deepcopy(lgp), type=RefMAE if family == 'mae' else RefMoCoV3, backbone=ref_backbone)
+    return lgp, ref
+
+
+def flop_count(lgp_cfg: dict, algorithm: str, batch: int) -> int:
+    """Analytic FLOPs of one training step of the config's model (see :mod:`flops`)."""
+    backbone, neck = lgp_cfg['backbone'], lgp_cfg['neck']
+    arch = ARCHS[backbone['arch']]
+    dims, depth, mlp = arch['embed_dims'], arch['num_layers'], arch['feedforward_channels']
+    vit = ViTSpec(dims, depth, mlp, backbone['img_size'], backbone['patch_size'])
+    if algorithm == 'mae':
+        dims = neck['decoder_embed_dim']
+        decoder = DecoderSpec(dims, neck['decoder_depth'], int(neck['mlp_ratio'] * dims))
+        return mae_flops(vit, decoder, backbone['mask_ratio'], batch)
+    predictor = lgp_cfg['head']['predictor']
+    projector = (neck['in_channels'], *[neck['hid_channels']] * (neck['num_layers'] - 1), neck['out_channels'])
+    pred_widths = (predictor['in_channels'], *[predictor['hid_channels']] * (predictor['num_layers'] - 1))
+    return mocov3_flops(vit, projector, (*pred_widths, predictor['out_channels']), batch)
+
+
+def build_optim_wrapper(model: nn.Module, algorithm: str, device: str, bf16: bool) -> OptimWrapper:
+    """AdamW of the algorithm's schedule config, param groups by ``GraftedOptimWrapperConstructor``."""
+    schedule = 'mae_adamw.py' if algorithm == 'mae' else 'mocov3_adamw.py'
+    optimizer = Config.fromfile(CONFIGS / 'schedules' / schedule).optim_wrapper.optimizer.to_dict()
+    if bf16:
+        wrapper = dict(type=AmpOptimWrapper, dtype='bfloat16') if device.startswith('cuda') else {}
+        wrapper = wrapper or dict(type=CPUAmpOptimWrapper, dtype='bfloat16')
+    else:
+        wrapper = dict(type=OptimWrapper)
+    paramwise = dict(lr_layer_wise=GRAFTED_LR_LAYER_WISE) if algorithm == 'grafted' else {}
+    return GraftedOptimWrapperConstructor(dict(wrapper, optimizer=optimizer), paramwise)(model)
+
+
+def make_data(algorithm: str, batch: int, img_size: int, device: str, channels_last: bool) -> dict:
+    """A batch as the dataloader yields it: uint8 images, one view (MAE) or two (MoCo v3)."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    def images() -> torch.Tensor:
+        x = torch.randint(0, 256, (batch, 3, img_size, img_size), dtype=torch.uint8, device=device)
+        return x.contiguous(memory_format=fmt)
+
+    return dict(inputs=images() if algorithm == 'mae' else [images(), images()], data_samples=None)
+
+
+def compile_modules(model: nn.Module) -> None:
+    """``torch.compile`` the backbone, neck and head (and the momentum encoder's parts) in place."""
+    parts = [model.backbone, model.neck, model.head]
+    if hasattr(model, 'momentum_encoder'):
+        parts += list(model.momentum_encoder.module)
+    for part in parts:
+        part.compile()
+
+
+def build_side(name: str, cfg: dict, algorithm: str, batch: int, args: argparse.Namespace) -> Side:
+    """Build, initialise and move a model; attach its optimiser wrapper and a batch."""
+    torch.manual_seed(args.seed)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.to(args.device).train()
+    if args.channels_last:
+        model.backbone.patch_embed.to(memory_format=torch.channels_last)
+        if hasattr(model, 'momentum_encoder'):
+            model.momentum_encoder.module[0].patch_embed.to(memory_format=torch.channels_last)
+    wrapper = build_optim_wrapper(model, algorithm, args.device, args.bf16)
+    if args.compile:
+        compile_modules(model)
+    data = make_data(algorithm, batch, cfg['backbone']['img_size'], args.device, args.channels_last)
+    return Side(name, model, wrapper, data)
+
+
+def timed(side: Side, sync: Callable[[], None]) -> float:
+    """Wall time of one training step."""
+    sync()
+    start = time.perf_counter()
+    side.step()
+    sync()
+    return time.perf_counter() - start
+
+
+def state_bytes(side: Side) -> int:
+    """Bytes of the side's weights, buffers and optimiser state."""
+    tensors = [*side.model.parameters(), *side.model.buffers()]
+    tensors += [t for s in side.wrapper.optimizer.state.values() for t in s.values() if torch.is_tensor(t)]
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(storages.values())
+
+
+def measure_peak(side: Side, sync: Callable[[], None]) -> float | None:
+    """Peak MiB of one (untimed) step as if the side were alone on the GPU; ``None`` on the CPU."""
+    if not torch.cuda.is_available() or next(side.model.parameters()).device.type != 'cuda':
+        return None
+    sync()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    side.step()
+    sync()
+    return (torch.cuda.max_memory_allocated() - before + state_bytes(side)) / MIB
+
+
+def compare(algorithm: str, size: str, batch: int, args: argparse.Namespace) -> Row:
+    """Build both sides, warm them up, time them interleaved, then measure their peak memory."""
+    lgp_cfg, ref_cfg = model_configs(algorithm, size)
+    pair = [build_side(name, cfg, algorithm, batch, args) for name, cfg in (('lgp', lgp_cfg), ('mmpretrain', ref_cfg))]
+    sync = synchronizer(args.device)
+    for side in pair:
+        for _ in range(args.warmup):
+            side.step()
+    gemm = Gemm(args.device, torch.bfloat16 if args.bf16 else torch.float32)
+    repeats = args.repeats or (3 if size == 'b' and not args.device.startswith('cuda') else 10)
+    for r in range(repeats):
+        for side in pair if r % 2 == 0 else pair[::-1]:
+            side.times.append(timed(side, sync))
+        gemm.time()
+    for side in pair:
+        side.peak_mib = measure_peak(side, sync)
+    row = Row(algorithm, size, batch, pair[0], pair[1], flop_count(lgp_cfg, algorithm, batch), gemm.rate())
+    if args.profile:
+        print(profile_report(row, sync, args.device))
+    return row
+
+
+def _synced_clock(sync: Callable[[], None]) -> float:
+    """``time.perf_counter()`` once the device's queued work is done."""
+    sync()
+    return time.perf_counter()
+
+
+def phase_times(side: Side, sync: Callable[[], None], steps: int = 3) -> dict[str, float]:
+    """Median seconds of the phases of a step (preprocess, forward + loss, backward, optimiser), run by hand."""
+    model, wrapper = side.model, side.wrapper
+    phases: dict[str, list[float]] = {k: [] for k in ('preprocess', 'forward', 'backward', 'optimizer')}
+    for _ in range(steps):
+        marks = [time.perf_counter()]
+        with wrapper.optim_context(model):
+            data = model.data_preprocessor(side.data, True)
+            marks.append(_synced_clock(sync))
+            loss, _ = model.parse_losses(model._run_forward(data, mode='loss'))
+            marks.append(_synced_clock(sync))
+        wrapper.backward(loss)
+        marks.append(_synced_clock(sync))
+        wrapper.step()
+        wrapper.zero_grad()
+        marks.append(_synced_clock(sync))
+        for name, a, b in zip(phases, marks, marks[1:], strict=False):
+            phases[name].append(b - a)
+    return {k: statistics.median(v) for k, v in phases.items()}
+
+
+CATEGORIES = (
+    ('attention', r'scaled_dot_product|flash|fmha|attention'),
+    ('matmul', r'addmm|\bmm\b|aten::mm|bmm|matmul|linear|convolution|gemm|nvjet|cutlass|xmma|sgemm'),
+    ('optimizer', r'foreach|multi_tensor|adam'),
+    ('norm', r'norm'),
+    ('copy / index', r'copy|cat\b|gather|index|clone|contiguous|to_copy'),
+)
+
+
+def categorise(events: list, device_time: bool) -> dict[str, float]:
+    """Share of the self time of the profiled ops (CPU) or kernels (GPU) by kind of work (a name heuristic)."""
+    totals: dict[str, float] = {}
+    for e in events:
+        t = e.self_device_time_total if device_time else e.self_cpu_time_total
+        kind = next((k for k, pattern in CATEGORIES if re.search(pattern, e.key, re.I)), 'other element-wise')
+        totals[kind] = totals.get(kind, 0.0) + t
+    whole = sum(totals.values()) or 1.0
+    return {k: v / whole for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
+def profile_report(row: Row, sync: Callable[[], None], device: str, steps: int = 2) -> str:
+    """Phase times of both sides and the lgp side's top ops under ``torch.profiler``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    lines = [f'\n## profile: {row.algorithm}, {row.size}, batch {row.batch}']
+    for side in (row.lgp, row.ref):
+        phases = phase_times(side, sync)
+        lines.append(f'{side.name:>10}: ' + ', '.join(f'{k} {1e3 * v:.1f} ms' for k, v in phases.items()))
+    cuda = device.startswith('cuda')
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            row.lgp.step()
+        sync()
+    events = prof.key_averages()
+    kernels = [e for e in events if e.device_type.name == ('CUDA' if cuda else 'CPU')]
+    # kernels (GPU) or aten ops (CPU) only: annotated ranges such as Optimizer.step#AdamW.step overlap them
+    kernels = [e for e in kernels if not getattr(e, 'is_user_annotation', False) and '#' not in e.key]
+    shares = categorise(kernels if cuda else [e for e in kernels if e.key.startswith('aten::')], cuda)
+    lines.append('lgp self time by kind: ' + ', '.join(f'{k} {100 * v:.0f}%' for k, v in shares.items()))
+    sort = 'self_device_time_total' if cuda else 'self_cpu_time_total'
+    lines.append(events.table(sort_by=sort, row_limit=15, max_name_column_width=60))
+    return '\n'.join(lines)
+
+
+def format_table(rows: list[Row]) -> str:
+    """The results as a markdown table."""
+    header = (
+        '| algorithm | size | batch | lgp img/s | mmpretrain img/s | time ratio lgp/mmpretrain (min-max) '
+        '| lgp peak MiB | mmpretrain peak MiB | GFLOP/step | GEMM GFLOP/s | lgp % of GEMM | mmpretrain % of GEMM |'
+    )
+    lines = [header, '|' + '---|' * header.count(' | ') + '---|']
+    for r in rows:
+        lgp_s, ref_s = statistics.median(r.lgp.times), statistics.median(r.ref.times)
+        low, high = r.ratio_range()
+        mem = [f'{s.peak_mib:.0f}' if s.peak_mib is not None else 'n/a' for s in (r.lgp, r.ref)]
+        lines.append(
+            f'| {r.algorithm} | {r.size} | {r.batch} | {r.batch / lgp_s:.1f} | {r.batch / ref_s:.1f} '
+            f'| {r.ratio():.3f} ({low:.2f}-{high:.2f}) | {mem[0]} | {mem[1]} | {r.flops / 1e9:.1f} '
+            f'| {r.gemm_rate / 1e9:.0f} | {100 * r.flops / lgp_s / r.gemm_rate:.1f} '
+            f'| {100 * r.flops / ref_s / r.gemm_rate:.1f} |'
+        )
+    return '\n'.join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the command, the machine and the GEMM rate, then compare every (size, batch, algorithm)."""
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print('command: python ' + ' '.join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])]))
+    print(f'machine: {machine()}')
+    MMLogger.get_instance('lgp_benchmark', log_level='WARNING')  # quiet the constructor's param-group table
+    MessageHub.get_current_instance().update_info('max_iters', 10_000)  # read by MoCo v3's momentum schedule
+    gemm = f'{8192 if args.device.startswith("cuda") else 2048}^2 {"bf16" if args.bf16 else "fp32"}'
+    print(
+        f'settings: device {args.device}, {"bf16 autocast" if args.bf16 else "fp32"}, compile {args.compile}, '
+        f'channels-last {args.channels_last}, warm-up {args.warmup}, threads {torch.get_num_threads()}; '
+        f'GEMM {gemm}, timed after each repeat'
+    )
+    rows = []
+    device_kind = 'cuda' if args.device.startswith('cuda') else 'cpu'
+    for size in args.sizes:
+        for batch in args.batch or BATCHES[size][device_kind]:
+            for algorithm in args.algorithms:
+                rows.append(compare(algorithm, size, batch, args))
+    print()
+    print(format_table(rows))
+
+
+if __name__ == '__main__':
+    main()
