@@ -12,6 +12,7 @@ import mmengine
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 import lgp  # noqa: F401  (safe-load allow-list for mmengine checkpoints)
@@ -142,6 +143,7 @@ def test_test_tool_evaluates_a_classifier_and_dumps(digits_root: Path, tmp_path:
     """A classifier checkpoint evaluated on the 360 val digits; predictions and metrics dumped."""
     config = tmp_path / 'vit-nano_digits_test.py'
     config.write_text(TEST_CONFIG.format(root=digits_root))
+    init_default_scope('mmpretrain')  # earlier tests may leave mmseg's scope current
     model = MODELS.build(Config.fromfile(config).model)
     model.init_weights()
     torch.save({'state_dict': model.state_dict()}, tmp_path / 'classifier.pth')
@@ -179,6 +181,7 @@ def test_quickstart_optimizer_has_no_decay_on_norms_biases_and_tokens() -> None:
     assert cfg.auto_scale_lr.enable and cfg.optim_wrapper.optimizer.lr == pytest.approx(
         1.5e-4 * cfg.auto_scale_lr.base_batch_size / 256
     )
+    init_default_scope('mmpretrain')  # earlier tests may leave mmseg's scope current
     model = MODELS.build(cfg.model)
     optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
     decay_of = {id(p): group['weight_decay'] for group in optimizer.param_groups for p in group['params']}
