@@ -11,48 +11,11 @@ with read_base():
 
 data_root = 'data/digits_ade/ADEChallengeData2016'
 crop_size = (64, 64)
-train_pipeline = [
-    dict(type=LoadImageFromFile),
-    dict(type=LoadAnnotations),
-    dict(type=RandomResize, scale=(256, 64), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type=RandomCrop, crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type=RandomFlip, prob=0.5),
-    dict(type=PhotoMetricDistortion),
-    dict(type=PackSegInputs),
-]
-# The two loaders by name, not class: mmseg's inference_model and MMSegInferencer find them by comparing the type with
-# the strings 'LoadImageFromFile' / 'LoadAnnotations' (to load arrays and to skip the annotations); a class never
-# matches, and inference on an image without annotations then fails.
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type=Resize, scale=(256, 64), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type=PackSegInputs),
-]
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type=InfiniteSampler, shuffle=True),
-    dataset=dict(
-        type=DigitsADE20KDataset,
-        data_root=data_root,
-        reduce_zero_label=True,
-        data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
-        pipeline=train_pipeline,
-    ),
-)
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type=DefaultSampler, shuffle=False),
-    dataset=dict(
-        type=DigitsADE20KDataset,
-        data_root=data_root,
-        reduce_zero_label=True,
-        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-        pipeline=test_pipeline,
-    ),
-)
+train_pipeline[2].scale = (256, 64)  # RandomResize
+train_pipeline[3].crop_size = crop_size  # RandomCrop
+test_pipeline[1].scale = (256, 64)  # Resize
+train_dataloader.update(batch_size=8, num_workers=2)
+train_dataloader.dataset.update(type=DigitsADE20KDataset, data_root=data_root, pipeline=train_pipeline)
+val_dataloader.num_workers = 2
+val_dataloader.dataset.update(type=DigitsADE20KDataset, data_root=data_root, pipeline=test_pipeline)
 test_dataloader = val_dataloader
