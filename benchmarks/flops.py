@@ -16,6 +16,10 @@ Symbols: B batch, C channels, p patch size, L = (H / p) * (W / p) patches, N tok
   on all 1 + L tokens (decoder_embed on the visible ones, decoder_pred on all of them).
 * MoCo v3 per step: each of the 2 views through the online backbone, projector and predictor (forward and backward)
   and through the momentum backbone and projector (forward only), plus 2 logit matrices q k^T (B x B x O each).
+* ``partial=True`` counts what lgp computes (:func:`lgp.models.utils.partial_block`): a block whose outputs are
+  needed for M of its N tokens only costs ``2 N D 2D`` (keys, values) + ``2 M (2 D^2 + 2 D F)`` + ``4 M N D``. In
+  MoCo v3 the last encoder block keeps the CLS token (M = 1); in MAE the last decoder block and decoder_pred keep
+  the L - L_keep masked patches.
 """
 
 from dataclasses import dataclass
@@ -52,6 +56,11 @@ def block_flops(tokens: int, dims: int, mlp_dims: int) -> int:
     return 2 * tokens * (4 * dims * dims + 2 * dims * mlp_dims) + 4 * tokens * tokens * dims
 
 
+def partial_block_flops(tokens: int, kept: int, dims: int, mlp_dims: int) -> int:
+    """Forward FLOPs of one block on N tokens whose outputs are computed for M of them (M = N: :func:`block_flops`)."""
+    return 4 * tokens * dims * dims + 2 * kept * (2 * dims * dims + 2 * dims * mlp_dims) + 4 * kept * tokens * dims
+
+
 def linear_flops(rows: int, widths: tuple[int, ...]) -> int:
     """Forward FLOPs of a stack of linear layers ``widths[0] -> widths[1] -> ...`` applied to ``rows`` vectors."""
     return sum(2 * rows * a * b for a, b in zip(widths[:-1], widths[1:], strict=False))
@@ -62,25 +71,43 @@ def patch_embed_flops(vit: ViTSpec) -> int:
     return 2 * vit.num_patches * vit.in_chans * vit.patch_size**2 * vit.dims
 
 
-def encoder_flops(vit: ViTSpec, tokens: int) -> int:
-    """Forward FLOPs of the encoder's blocks on N tokens of one image (the patch embedding excluded)."""
-    return vit.depth * block_flops(tokens, vit.dims, vit.mlp_dims)
+def encoder_flops(vit: ViTSpec, tokens: int, last_kept: int | None = None) -> int:
+    """Forward FLOPs of the encoder's blocks on N tokens of one image (the patch embedding excluded).
+
+    ``last_kept``: the last block computes the outputs of that many tokens only (:func:`partial_block_flops`).
+    """
+    last = last_kept or tokens
+    return (vit.depth - 1) * block_flops(tokens, vit.dims, vit.mlp_dims) + partial_block_flops(
+        tokens, last, vit.dims, vit.mlp_dims
+    )
 
 
-def mae_flops(vit: ViTSpec, decoder: DecoderSpec, mask_ratio: float, batch: int, train: bool = True) -> int:
-    """FLOPs of MAE on a batch: the forward pass, or (``train``) one training step (forward + backward)."""
+def mae_flops(
+    vit: ViTSpec, decoder: DecoderSpec, mask_ratio: float, batch: int, train: bool = True, partial: bool = False
+) -> int:
+    """FLOPs of MAE on a batch: the forward pass, or (``train``) one training step (forward + backward).
+
+    ``partial``: the last decoder block and the prediction run for the masked patches only, as in lgp.
+    """
     patches = vit.num_patches
-    visible = 1 + int(patches * (1 - mask_ratio))
+    kept = int(patches * (1 - mask_ratio))
+    visible, predicted = 1 + kept, patches - kept if partial else 1 + patches
     trained = encoder_flops(vit, visible) + linear_flops(visible, (vit.dims, decoder.dims))
-    trained += decoder.depth * block_flops(1 + patches, decoder.dims, decoder.mlp_dims)
-    trained += linear_flops(1 + patches, (decoder.dims, vit.in_chans * vit.patch_size**2))
+    trained += (decoder.depth - 1) * block_flops(1 + patches, decoder.dims, decoder.mlp_dims)
+    trained += partial_block_flops(1 + patches, predicted, decoder.dims, decoder.mlp_dims)
+    trained += linear_flops(predicted, (decoder.dims, vit.in_chans * vit.patch_size**2))
     embed = patch_embed_flops(vit)
     per_image = 3 * trained + 2 * embed if train else trained + embed
     return batch * per_image
 
 
 def mocov3_flops(
-    vit: ViTSpec, projector: tuple[int, ...], predictor: tuple[int, ...], batch: int, train: bool = True
+    vit: ViTSpec,
+    projector: tuple[int, ...],
+    predictor: tuple[int, ...],
+    batch: int,
+    train: bool = True,
+    partial: bool = False,
 ) -> int:
     """FLOPs of MoCo v3 on a batch of image pairs: ``model.loss`` (forward), or (``train``) one training step.
 
@@ -90,8 +117,9 @@ def mocov3_flops(
         predictor: widths of the predictor, e.g. ``(256, 4096, 256)``.
         batch: B, the number of images (each gives 2 views).
         train: count forward + backward of the online branch (else the forward of the whole loss).
+        partial: the last encoder block computes the CLS token's output only, as in lgp.
     """
-    backbone = encoder_flops(vit, 1 + vit.num_patches)
+    backbone = encoder_flops(vit, 1 + vit.num_patches, last_kept=1 if partial else None)
     embed = patch_embed_flops(vit)
     projection = linear_flops(1, projector)
     online = batch * (backbone + projection + linear_flops(1, predictor))
@@ -110,5 +138,6 @@ __all__ = [
     'linear_flops',
     'mae_flops',
     'mocov3_flops',
+    'partial_block_flops',
     'patch_embed_flops',
 ]

@@ -13,6 +13,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
+from lgp.engine import GraftedOptimWrapperConstructor
 from lgp.models import LGPViT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,3 +218,38 @@ def test_loss_decreases_on_a_fixed_batch(tiny, digits_root, mae_checkpoint):
         losses.append(sum(v for k, v in log.items() if k.startswith('loss')).item())
     assert all(torch.isfinite(torch.tensor(losses)))
     assert min(losses[-3:]) < losses[0], losses
+
+
+@pytest.mark.parametrize(
+    'schedule',
+    [
+        '_base_/schedules/mae_adamw.py',
+        '_base_/schedules/mocov3_adamw.py',
+        'benchmarks/_base_/schedules/finetune_adamw_coslr_100e.py',
+        'segmentation/_base_/schedules/adamw_layer_decay_160k.py',
+    ],
+)
+def test_adamw_schedules_are_fused_and_update_like_the_default(schedule):
+    """``fused=True`` picks PyTorch's one-kernel AdamW: over grafted param groups (0.1x / 1x lr, with and without
+    weight decay) three steps move every parameter as the default implementation does."""
+    optimizer = load(schedule).optim_wrapper.optimizer.to_dict()
+    assert optimizer.pop('fused') is True
+    torch.manual_seed(0)
+    models = [torch.nn.ModuleDict(dict(backbone=LGPViT('nano', img_size=32))) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    paramwise = dict(lr_layer_wise='1e-4,1e-4,1e-3')
+    optimizers = [
+        GraftedOptimWrapperConstructor(dict(type=OptimWrapper, optimizer=dict(optimizer, **options)), paramwise)(m)
+        for m, options in zip(models, [dict(fused=True), dict(foreach=False)], strict=True)
+    ]
+    assert optimizers[0].optimizer.defaults['fused'] and not optimizers[1].optimizer.defaults['fused']
+    for step in range(3):
+        grads = torch.Generator().manual_seed(step)
+        for p, q in zip(*(m.parameters() for m in models), strict=True):
+            p.grad = torch.randn(p.shape, generator=grads)
+            q.grad = p.grad.clone()
+        for wrapper in optimizers:
+            wrapper.step()
+    for (name, p), q in zip(models[0].named_parameters(), models[1].parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7, msg=name)
+    assert not torch.equal(models[0].backbone.layers[0].ln1.weight, torch.ones(48))  # the parameters did move

@@ -4,6 +4,7 @@ import torch
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from .mae import mae_loss
 from .mocov3 import MoCoV3
 
 
@@ -30,8 +31,7 @@ class MTLMAEMoCoV3(MoCoV3):
 
     def mim_loss(self, images: torch.Tensor) -> torch.Tensor:
         """MAE loss of images (B, C, H, W): reconstruct the masked patches from the visible ones."""
-        latent, mask, ids_restore = self.backbone(images, mask=True)
-        return self.mim_head.loss(self.mim_neck(latent, ids_restore), images, mask)
+        return mae_loss(self.backbone, self.mim_neck, self.mim_head, images)
 
     def loss(self, inputs: list[torch.Tensor], data_samples: list[DataSample], **kwargs) -> dict[str, torch.Tensor]:
         """Views ``[mae_view, cl_view_1, cl_view_2]`` -> ``dict(loss_mim=L_MIM, loss_cl=lambda * L_CL)``."""

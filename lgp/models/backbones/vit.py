@@ -8,7 +8,8 @@ Checkpoints in other layouts (timm, official MAE / MoCo v3 releases) are convert
 Symbols: B batch, C channels, D embed dims, L = h * w patches, L_keep = int(L * (1 - mask_ratio)).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 import torch.nn as nn
@@ -18,6 +19,8 @@ from mmpretrain.models.backbones import VisionTransformer
 from mmpretrain.models.utils import build_2d_sincos_position_embedding, resize_pos_embed
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmseg.registry import MODELS as MMSEG_MODELS
+
+from ..utils import has_standard_parts, partial_block
 
 # ``patch_size`` is the arch's default and may be overridden; ``nano`` and ``tiny`` are for CPU tests and the demo.
 ARCHS = {
@@ -183,20 +186,40 @@ class LGPViT(VisionTransformer):
             x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
         x = self.pre_norm(self.drop_after_pos(x + self.resized_pos_embed(hw)))
         outs = []
+        last = len(self.layers) - 1
         for i in range(len(self.layers)):
-            x = self._run_block(i, x)
-            if i == len(self.layers) - 1 and self.final_norm:
+            x = self._run_block(i, x, class_token_only=i == last and self.class_token_only_last_block)
+            if i == last and self.final_norm:
                 x = self.ln1(x)
             if i in self.out_indices:
                 outs.append(self._format_output(x, hw))
         return tuple(outs)
 
-    def _run_block(self, i: int, x: torch.Tensor) -> torch.Tensor:
-        """Block ``i`` on tokens x (B, N, D) -> (B, N, D); checkpointed when ``with_cp``, training and grad enabled."""
-        layer = self.layers[i]
+    def _run_block(self, i: int, x: torch.Tensor, class_token_only: bool = False) -> torch.Tensor:
+        """Block ``i`` on tokens x (B, N, D) -> (B, N, D), or (B, 1, D) for the CLS token alone.
+
+        Checkpointed when ``with_cp``, training and grad enabled.
+        """
+        block: Callable[[torch.Tensor], torch.Tensor] = self.layers[i]
+        if class_token_only:
+            block = partial(partial_block, block)
         if self.with_cp and self.training and torch.is_grad_enabled():
-            return cp.checkpoint(layer, x, use_reentrant=False)
-        return layer(x)
+            return cp.checkpoint(block, x, use_reentrant=False)
+        return block(x)
+
+    @property
+    def class_token_only_last_block(self) -> bool:
+        """Whether the last block runs for the CLS token alone (:func:`lgp.models.utils.partial_block`).
+
+        True when the only output is the CLS token of the last block (``out_type='cls_token'``, ``out_indices``
+        the last block: MoCo v3, linear probing), so that the patch tokens' outputs of that block are never used:
+        for ViT-B/16 at 224 px that is about 7 % of the encoder's work saved, with the same output.
+        """
+        return (
+            self.out_type == 'cls_token'
+            and list(self.out_indices) == [len(self.layers) - 1]
+            and has_standard_parts(self.layers[-1])
+        )
 
     def forward_masked(
         self, x: torch.Tensor, mask_ratio: float | None = None, noise: torch.Tensor | None = None

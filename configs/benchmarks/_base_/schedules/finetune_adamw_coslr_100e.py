@@ -2,7 +2,7 @@
 # batch 1024, rescaled to the actual total batch by auto_scale_lr), betas (0.9, 0.999), weight decay 0.05 except on 1-D
 # parameters and the tokens; layer decay 0.6 (scale = 0.6 ** (L + 1 - layer_id)); linear warm-up over 5 epochs, then
 # cosine to 1e-6 at the peak lr (eta_min_ratio: an absolute eta_min would bend the layer-decay ratios), per iteration;
-# 100 epochs; bf16 autocast.
+# 100 epochs; bf16 autocast. ``fused``: PyTorch's one-kernel AdamW (same update).
 from mmengine.optim import AmpOptimWrapper, CosineAnnealingLR, LinearLR
 from mmengine.runner import EpochBasedTrainLoop, TestLoop, ValLoop
 from torch.optim import AdamW
@@ -14,7 +14,7 @@ min_lr = 1e-6
 optim_wrapper = dict(
     type=AmpOptimWrapper,
     dtype='bfloat16',
-    optimizer=dict(type=AdamW, lr=base_lr, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(type=AdamW, lr=base_lr, betas=(0.9, 0.999), weight_decay=0.05, fused=True),
     constructor=GraftedOptimWrapperConstructor,
     paramwise_cfg=dict(layer_decay=0.6),
 )

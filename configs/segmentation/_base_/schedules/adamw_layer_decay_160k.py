@@ -2,7 +2,7 @@
 # norms and biases, nor on pos_embed / cls_token), layer decay 0.65 (block i at 0.65 ** (12 - i), the embeddings at
 # 0.65 ** 13, the final norm and the neck and heads at 1) by GraftedOptimWrapperConstructor; bf16 autocast; linear
 # warm-up from 1e-6 x over 1500 iterations, then poly (power 1) to 0 at 160k, per iteration; validation and a
-# checkpoint every 16k iterations. The batch is 16 (8 GPUs x 2).
+# checkpoint every 16k iterations. The batch is 16 (8 GPUs x 2). ``fused``: PyTorch's one-kernel AdamW (same update).
 from mmengine.optim import AmpOptimWrapper, LinearLR, PolyLR
 from mmengine.runner import IterBasedTrainLoop, TestLoop, ValLoop
 from torch.optim import AdamW
@@ -12,7 +12,7 @@ from lgp.engine import GraftedOptimWrapperConstructor
 optim_wrapper = dict(
     type=AmpOptimWrapper,
     dtype='bfloat16',
-    optimizer=dict(type=AdamW, lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(type=AdamW, lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05, fused=True),
     constructor=GraftedOptimWrapperConstructor,
     paramwise_cfg=dict(layer_decay=0.65),
 )
