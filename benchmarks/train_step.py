@@ -3,7 +3,8 @@
 A step is ``model.train_step(data, optim_wrapper)``: the data preprocessor, the forward pass and loss (for MoCo v3
 also the momentum update and the momentum encoder's forward), the backward pass and the AdamW step. Both sides are
 built from the same model configs (``configs/_base_/models/{mae,mocov3}_vit_{nano,b}.py``) and the same optimiser
-constructor; only the algorithm and backbone classes differ:
+constructor and hyperparameters; the algorithm and backbone classes differ, and the AdamW implementation (lgp's
+schedules ask for the fused one, mmpretrain's side gets PyTorch's default, as its own configs do):
 
 * ``mae``: lgp ``MAE`` + ``LGPViT`` against mmpretrain ``MAE`` + ``MAEViT``;
 * ``mocov3``: lgp ``MoCoV3`` + ``LGPViT`` against mmpretrain ``MoCoV3`` + ``MoCoV3ViT(stop_grad_conv1=True)``;
@@ -18,10 +19,10 @@ weights, buffers and optimiser state (the peak that side would have alone); on t
 share one process and the allocator keeps freed memory, so the process's RSS says nothing about either side.
 FLOP/s use the analytic counts of :mod:`flops` of the work each side does (lgp skips the outputs no loss reads: the
 patch tokens of MoCo v3's last encoder block, the visible patches of MAE's last decoder block) and are given as a
-fraction of a square GEMM's rate (2048 on the CPU,
-8192 on a GPU, in the step's compute dtype), timed after every repeat so that it shares the steps' conditions.
+fraction of a square GEMM's rate (2048 on the CPU, 8192 on a GPU, in the step's compute dtype), timed after every
+repeat so that it shares the steps' conditions.
 
-    python benchmarks/train_step.py --quick                 # nano, 32 px, batch 64, CPU: about 2 minutes
+    python benchmarks/train_step.py --quick                 # nano, 32 px, batch 64, CPU: about 30 s
     python benchmarks/train_step.py                         # CPU: + ViT-B/16 at 224, batch 4; GPU: ViT-B/16, bf16
     python benchmarks/train_step.py --algorithms mocov3 --sizes b --batch 64 128 --profile
 """
@@ -107,7 +108,7 @@ class Row:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line, with the per-device defaults filled in."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--quick', action='store_true', help='nano on the CPU, batch 64 (about 2 minutes, 2 cores)')
+    parser.add_argument('--quick', action='store_true', help='nano on the CPU, batch 64 (about 30 s on 2 cores)')
     parser.add_argument('--algorithms', nargs='+', choices=ALGORITHMS, default=list(ALGORITHMS))
     parser.add_argument('--sizes', nargs='+', choices=sorted(BATCHES), help='default: nano b (CPU), b (GPU)')
     parser.add_argument('--batch', nargs='+', type=int, help='batch sizes (default per size and device)')
