@@ -82,15 +82,15 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(digits_root, tmp_path
     cfg.train_dataloader.dataset.update(data_root=str(digits_root), indices=64)
     cfg.train_cfg.max_epochs = 3
     runner = Runner.from_cfg(cfg)
-    head_loss = runner.model.head.loss
+    reconstruction_loss = runner.model.head.loss_module.forward
     calls = []
 
     def loss_turning_nan(*args, **kwargs):
         calls.append(1)
-        loss = head_loss(*args, **kwargs)
+        loss = reconstruction_loss(*args, **kwargs)
         return loss * float('nan') if len(calls) == 4 else loss
 
-    monkeypatch.setattr(runner.model.head, 'loss', loss_turning_nan)
+    monkeypatch.setattr(runner.model.head.loss_module, 'forward', loss_turning_nan)
     with pytest.raises(NonFiniteLossError, match=r'Non-finite loss at iteration 4: \{\'loss\': nan\}'):
         runner.train()
     good = tmp_path / 'epoch_1.pth'
