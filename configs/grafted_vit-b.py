@@ -4,7 +4,7 @@
 #     position embedding is the fixed 2-D sin-cos one;
 #   * lower blocks learn slowly: cls_token and blocks 0-7 at 0.1x, blocks 8-11, the final norm, the projector and the
 #     predictor at 1x (the original flag --lr_layer_wise 1.5e-5,1.5e-5,1.5e-4: three equal groups of 4 blocks);
-#   * 300 epochs, 40 warm-up, AdamW wd 0.1, bf16. Batch 8 GPUs x 512 = 4096 at lr 2.4e-3, the recipe's (68 GiB peak per
+#   * 300 epochs, 40 warm-up, AdamW wd 0.1, bf16. Batch 8 GPUs x 512 = 4096 at lr 2.4e-3, the recipe's (63 GiB peak per
 #     80 GB H100, no activation checkpointing needed); on fewer or smaller GPUs lower the per-GPU batch and
 #     auto_scale_lr scales the lr linearly. No gradient accumulation: contrastive negatives and BN statistics need the
 #     real batch.

@@ -1,7 +1,7 @@
 # Layer Grafted Pre-training, step 2, ViT-L/16: as grafted_vit-b.py, with 24 blocks split 16 low (0.1x, with
 # cls_token) / 8 high (1x), and an L1 pull of blocks 0-11 and cls_token toward their MAE weights:
 #   L = L_CL + 1e-5 * sum |theta - theta_MAE|.
-# The original batch is 2080 (lr 1.5e-4 x 2080 / 256); here 8 GPUs x 256 = 2048 with activation checkpointing (20 GiB
+# The original batch is 2080 (lr 1.5e-4 x 2080 / 256); here 8 GPUs x 256 = 2048 with activation checkpointing (22 GiB
 # peak per 80 GB H100 in bf16; without it 256 does not fit), the lr scaled linearly by auto_scale_lr to 1.2e-3.
 #   tools/dist_train.sh configs/grafted_vit-l.py 8
 from mmengine.config import read_base

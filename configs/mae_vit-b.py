@@ -1,5 +1,5 @@
 # Step 1 of Layer Grafted Pre-training: MAE (MIM) on ImageNet-1k, ViT-B/16, 1600 epochs (the schedule of the
-# official MAE release that the paper grafts from). Batch 8 GPUs x 512 = 4096 at lr 2.4e-3 (27 GiB peak per 80 GB H100
+# official MAE release that the paper grafts from). Batch 8 GPUs x 512 = 4096 at lr 2.4e-3 (26 GiB peak per 80 GB H100
 # in bf16; auto_scale_lr rescales the lr for other totals).
 #   tools/dist_train.sh configs/mae_vit-b.py 8
 from mmengine.config import read_base

@@ -1,7 +1,7 @@
 # ImageNet-1k with MoCo v3's two asymmetric views (Chen et al., 2021): RandomResizedCrop 224 (8-100 %), colour
 # jitter (0.4, 0.4, 0.2, 0.1) with p 0.8, grayscale p 0.2, flip; Gaussian blur (sigma 0.1-2) p 1.0 on view 1 and
 # p 0.1 on view 2; solarize p 0.2 on view 2 only. 512 images (1024 views) per GPU: 8 GPUs make the recipe's batch
-# of 4096 (ViT-B in bf16: 68 GiB peak on an 80 GB H100).
+# of 4096 (ViT-B in bf16: 64 GiB peak on an 80 GB H100).
 from mmcv.transforms import RandomApply, RandomFlip
 from mmengine.config import read_base
 from mmpretrain.datasets import (

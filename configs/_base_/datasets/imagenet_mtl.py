@@ -1,5 +1,5 @@
 # ImageNet-1k for the MTL combination: per image, one MAE view (crop + flip) for L_MIM and MoCo v3's two views for
-# L_CL, in that order. 256 images (768 views) per GPU (ViT-B in bf16: 48 GiB peak on an 80 GB H100; 512 would
+# L_CL, in that order. 256 images (768 views) per GPU (ViT-B in bf16: 45 GiB peak on an 80 GB H100; 512 would
 # not fit), so 8 GPUs make a batch of 2048 and auto_scale_lr halves the lr.
 from mmengine.config import read_base
 from mmpretrain.datasets import MultiView, PackInputs
