@@ -25,9 +25,6 @@ time over scikit-learn's.
 """
 
 import argparse
-import os
-import re
-import shlex
 import statistics
 import sys
 import time
@@ -37,11 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sklearn
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from lgp.evaluation import (
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_header import print_run_header  # noqa: E402
+
+from lgp.evaluation import (  # noqa: E402
     fit_logistic_regression,
     l2_from_lambda0,
     logistic_objective,
@@ -178,25 +179,9 @@ def format_table(fits: list[Fit], data: tuple, l2: float, reference: Fit) -> str
     return '\n'.join(lines)
 
 
-def machine() -> str:
-    """CPU model, cores, threads, GPU and library versions."""
-    cpu = 'unknown CPU'
-    if Path('/proc/cpuinfo').exists():
-        names = re.findall(r'^model name\s*:\s*(.+)$', Path('/proc/cpuinfo').read_text(), re.M)
-        cpu = names[0] if names else cpu
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'
-    import sklearn
-
-    return (
-        f'CPU: {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads; GPU: {gpu}; '
-        f'torch {torch.__version__}, scikit-learn {sklearn.__version__}, numpy {np.__version__}'
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    print('command: python ' + ' '.join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])]))
-    print(f'machine: {machine()}')
+    print_run_header(argv, f'scikit-learn {sklearn.__version__}', f'numpy {np.__version__}')
     data = synthetic_features(args.train, args.val, args.dims, args.classes, args.noise, args.seed)
     x, y = data[0], data[1]
     l2 = l2_from_lambda0(args.lambda0, len(y))

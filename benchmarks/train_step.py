@@ -29,9 +29,7 @@ repeat so that it shares the steps' conditions.
 
 import argparse
 import copy
-import os
 import re
-import shlex
 import statistics
 import sys
 import time
@@ -52,6 +50,7 @@ from mmpretrain.registry import MODELS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flops import DecoderSpec, ViTSpec, mae_flops, mocov3_flops  # noqa: E402
+from run_header import print_run_header  # noqa: E402
 
 from lgp.engine import CPUAmpOptimWrapper, GraftedOptimWrapperConstructor  # noqa: E402
 from lgp.models import GraftedMoCoV3  # noqa: E402
@@ -127,19 +126,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.sizes = args.sizes or (['nano'] if args.quick else ['b'] if cuda else ['nano', 'b'])
     args.bf16 = cuda if args.bf16 is None else args.bf16
     return args
-
-
-def machine() -> str:
-    """CPU model, cores, threads, torch version and GPU name."""
-    cpu = 'unknown CPU'
-    if Path('/proc/cpuinfo').exists():
-        names = re.findall(r'^model name\s*:\s*(.+)$', Path('/proc/cpuinfo').read_text(), re.M)
-        cpu = names[0] if names else cpu
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'
-    return (
-        f'CPU: {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads; GPU: {gpu}; '
-        f'torch {torch.__version__}'
-    )
 
 
 def synchronizer(device: str) -> Callable[[], None]:
@@ -412,8 +398,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print('command: python ' + ' '.join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])]))
-    print(f'machine: {machine()}')
+    print_run_header(argv)
     MMLogger.get_instance('lgp_benchmark', log_level='WARNING')  # quiet the constructor's param-group table
     MessageHub.get_current_instance().update_info('max_iters', 10_000)  # read by MoCo v3's momentum schedule
     gemm = f'{8192 if args.device.startswith("cuda") else 2048}^2 {"bf16" if args.bf16 else "fp32"}'
