@@ -1,16 +1,17 @@
-# scikit-learn's handwritten digits (32x32, see digits_mae.py) with the views of imagenet_mtl.py at 32 px.
+# scikit-learn's handwritten digits (32x32, see digits_mae.py) with the views of imagenet_mtl.py at 32 px: the MAE
+# view of digits_mae.py and the two MoCo v3 views of digits_mocov3.py.
 from mmengine.config import read_base
-from mmpretrain.datasets import CustomDataset
+from mmpretrain.datasets import MultiView, PackInputs
+
+from lgp.datasets.transforms import LoadImageFromFile
 
 with read_base():
-    from .imagenet_mtl import *
+    from .digits_mae import train_pipeline as mae_pipeline
+    from .digits_mocov3 import *
 
-data_root = 'data/digits'
-for view in train_pipeline[1].transforms:
-    view[0].scale = 32  # RandomResizedCrop
-del view
-train_dataloader.update(batch_size=32, num_workers=2, pin_memory=False)
-# replaced whole (update() would merge it with ImageNet's split='train')
-train_dataloader.dataset = dict(
-    type=CustomDataset, data_root=data_root, ann_file='meta/train.txt', data_prefix='', pipeline=train_pipeline
-)
+train_pipeline = [
+    dict(type=LoadImageFromFile),
+    dict(type=MultiView, num_views=[1, 1, 1], transforms=[mae_pipeline[1:-1], *train_pipeline[1].transforms]),
+    dict(type=PackInputs),
+]
+train_dataloader.dataset.pipeline = train_pipeline
