@@ -73,6 +73,8 @@ class LGPViT(VisionTransformer):
         patch_size: overrides the arch's patch size.
         out_indices: blocks whose output is returned (negative counts from the end).
         out_type: ``cls_token`` (B, D), ``avg_featmap`` (B, D), ``raw`` (B, 1 + L, D) or ``featmap`` (B, D, h, w).
+            With ``cls_token`` from the last block only, that block runs for the CLS token alone
+            (:attr:`class_token_only_last_block`): the same output for less work.
         mask_ratio: fraction of patches dropped by :meth:`forward_masked` (MAE: 0.75).
         pos_embed_type: ``sincos`` (fixed 2-D sin-cos, not trained: MAE and MoCo v3) or ``learnable``.
         stop_grad_patch_embed: keep the patch embedding out of training (MoCo v3's stop-gradient; in Layer Grafted
