@@ -37,7 +37,8 @@ def mae_loss(
     masked = torch.argsort(mask, dim=1, stable=True)[:, latent.shape[1] - 1 :]  # (B, L - L_keep) patch indices
     target = head.construct_target(images)
     target = target.gather(1, masked.unsqueeze(-1).expand(-1, -1, target.shape[-1]))
-    return head.loss_module(decode_masked(decoder, latent, ids_restore, masked), target, torch.ones_like(masked))
+    pred = decode_masked(decoder, latent, ids_restore, masked)
+    return head.loss_module(pred, target, torch.ones_like(masked, dtype=target.dtype))
 
 
 def decode_masked(

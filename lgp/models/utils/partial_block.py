@@ -34,7 +34,7 @@ def partial_block(layer: TransformerEncoderLayer, x: torch.Tensor, keep: torch.T
         keep: (B, M) indices of the tokens whose outputs are wanted; ``None``: the first (CLS) token, M = 1.
 
     Returns:
-        (B, M) tokens, (B, M, D): what ``layer(x)`` gives at those positions.
+        (B, M, D): what ``layer(x)`` gives at the positions ``keep``.
     """
     attn, (b, n, d) = layer.attn, x.shape
     h = layer.ln1(x)
