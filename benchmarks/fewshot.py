@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_header import print_run_header  # noqa: E402
 
 from lgp.evaluation import (  # noqa: E402
+    evaluate,
     fit_logistic_regression,
     l2_from_lambda0,
     logistic_objective,
@@ -154,10 +155,6 @@ def fit_sklearn(x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace) -> F
     return Fit('scikit-learn lbfgs', 'cpu', times, n_iter, weight)
 
 
-def top1(weight: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> float:
-    return 100.0 * ((x @ weight.T).argmax(dim=1) == y).double().mean().item()
-
-
 def format_table(fits: list[Fit], data: tuple, l2: float, reference: Fit) -> str:
     """The results as a markdown table (F* is the lowest objective any solver reached)."""
     x, y, x_val, y_val = data
@@ -174,7 +171,8 @@ def format_table(fits: list[Fit], data: tuple, l2: float, reference: Fit) -> str
         grad = objective_gradient(f.weight, x, y, l2).abs().max().item()
         lines.append(
             f'| {f.solver} | {f.device} | {t:.2f} | {t / ref_time:.3f} | {f.n_iter} | {objective - best:.1e} '
-            f'| {grad:.1e} | {top1(f.weight, x, y):.2f} | {top1(f.weight, x_val, y_val):.2f} |'
+            f'| {grad:.1e} | {evaluate(f.weight, x, y, (1,))["top1"]:.2f} '
+            f'| {evaluate(f.weight, x_val, y_val, (1,))["top1"]:.2f} |'
         )
     return '\n'.join(lines)
 
