@@ -1,4 +1,5 @@
-"""Shared fixtures: the digits data set written once per session, and a runner for the command-line tools."""
+"""Shared fixtures: the digits data set and a nano MAE checkpoint, written once per session, and a runner for the
+command-line tools."""
 
 import os
 import subprocess
@@ -19,6 +20,21 @@ def digits_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp('digits')
     write_digits_imagenet(root)
     return root
+
+
+@pytest.fixture(scope='session')
+def mae_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A nano backbone saved as an lgp checkpoint: the step-1 (MAE) weights of the grafted CPU twins."""
+    import torch
+
+    from lgp.models import LGPViT
+
+    torch.manual_seed(0)
+    backbone = LGPViT('nano', img_size=32)
+    backbone.init_weights()
+    path = tmp_path_factory.mktemp('mae') / 'mae.pth'
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in backbone.state_dict().items()}}, path)
+    return path
 
 
 def _run(args: list[str], env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:

@@ -58,7 +58,7 @@ def max_iters():
 
 
 @pytest.fixture
-def mae_checkpoint(tmp_path) -> tuple[str, dict]:
+def mae_weights(tmp_path) -> tuple[str, dict]:
     """An MAE-trained backbone stand-in: a random nano backbone saved as an lgp checkpoint."""
     torch.manual_seed(7)
     backbone = LGPViT('nano', img_size=32)
@@ -77,8 +77,8 @@ def test_mocov3_loss_decreases_on_a_fixed_batch():
     assert losses[-1] < losses[0]
 
 
-def test_grafted_momentum_encoder_starts_at_the_mae_weights(mae_checkpoint):
-    path, mae_state = mae_checkpoint
+def test_grafted_momentum_encoder_starts_at_the_mae_weights(mae_weights):
+    path, mae_state = mae_weights
     torch.manual_seed(0)
     model = GraftedMoCoV3(**mocov3_parts(nano_backbone(init_cfg=dict(type='Pretrained', checkpoint=path))))
     model.init_weights()
@@ -93,8 +93,8 @@ def test_grafted_momentum_encoder_starts_at_the_mae_weights(mae_checkpoint):
     assert torch.equal(model.backbone.patch_embed.projection.weight, mae_state['patch_embed.projection.weight'])
 
 
-def test_grafted_l1_anchor(mae_checkpoint):
-    path, mae_state = mae_checkpoint
+def test_grafted_l1_anchor(mae_weights):
+    path, mae_state = mae_weights
     model = GraftedMoCoV3(
         anchor_weight=1e-2,
         anchor_blocks=(0, 4),

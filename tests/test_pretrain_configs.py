@@ -148,17 +148,6 @@ def test_cpu_twins_follow_their_full_config(full, tiny):
     assert transforms(small) == transforms(big)
 
 
-@pytest.fixture(scope='module')
-def mae_checkpoint(tmp_path_factory) -> Path:
-    """A nano backbone saved as an lgp checkpoint: the step-1 weights of the grafted twins."""
-    torch.manual_seed(0)
-    backbone = LGPViT('nano', img_size=32)
-    backbone.init_weights()
-    path = tmp_path_factory.mktemp('mae') / 'mae.pth'
-    torch.save({'state_dict': {'backbone.' + k: v for k, v in backbone.state_dict().items()}}, path)
-    return path
-
-
 def tiny_options(digits_root: Path, checkpoint: Path, images: int = 64) -> list[str]:
     return [
         f'train_dataloader.dataset.data_root={digits_root}',

@@ -17,16 +17,6 @@ REPO = Path(__file__).resolve().parents[1]
 GRAFTED = 'configs/grafted-l1_vit-nano_digits.py'
 
 
-@pytest.fixture(scope='module')
-def mae_checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    backbone = LGPViT('nano', img_size=32)
-    backbone.init_weights()
-    path = tmp_path_factory.mktemp('mae') / 'mae.pth'
-    torch.save({'state_dict': {'backbone.' + k: v for k, v in backbone.state_dict().items()}}, path)
-    return path
-
-
 def small_run(digits_root: Path, epochs: int, *extra: str) -> list[str]:
     """Options for a deterministic CPU run of 2 iterations per epoch."""
     return [
@@ -144,22 +134,17 @@ class RunsCode:
         return os.system, (f'touch {self.marker}',)
 
 
+def resume_mae_twin(checkpoint: Path, digits_root: Path, work_dir: Path, run_tool):
+    """``tools/train.py`` on the MAE CPU twin resuming from ``checkpoint``; the finished process, failed or not."""
+    command = ['tools/train.py', 'configs/mae_vit-nano_digits.py', '--work-dir', str(work_dir), '--resume']
+    return run_tool([*command, str(checkpoint), *small_run(digits_root, 1)], check=False)
+
+
 def test_resume_refuses_a_code_running_checkpoint(digits_root, tmp_path, run_tool):
     marker = tmp_path / 'pwned'
     evil = tmp_path / 'evil.pth'
     torch.save({'state_dict': {}, 'meta': RunsCode(str(marker))}, evil)
-    result = run_tool(
-        [
-            'tools/train.py',
-            'configs/mae_vit-nano_digits.py',
-            '--work-dir',
-            str(tmp_path),
-            '--resume',
-            str(evil),
-            *small_run(digits_root, 1),
-        ],
-        check=False,
-    )
+    result = resume_mae_twin(evil, digits_root, tmp_path, run_tool)
     assert result.returncode != 0 and 'Refusing to load' in result.stderr and 'posix.system' in result.stderr
     assert not marker.exists()
 
@@ -168,18 +153,7 @@ def test_resume_from_another_architecture_lists_keys_and_shapes(digits_root, tmp
     other = LGPViT(dict(embed_dims=96, num_layers=6, num_heads=3, feedforward_channels=192), img_size=32, patch_size=4)
     checkpoint = tmp_path / 'other.pth'
     torch.save({'state_dict': {'backbone.' + k: v for k, v in other.state_dict().items()}}, checkpoint)
-    result = run_tool(
-        [
-            'tools/train.py',
-            'configs/mae_vit-nano_digits.py',
-            '--work-dir',
-            str(tmp_path),
-            '--resume',
-            str(checkpoint),
-            *small_run(digits_root, 1),
-        ],
-        check=False,
-    )
+    result = resume_mae_twin(checkpoint, digits_root, tmp_path, run_tool)
     assert result.returncode != 0 and 'CheckpointMismatchError' in result.stderr
     assert 'missing in the checkpoint' in result.stderr and 'neck.decoder_embed.weight' in result.stderr
     assert 'shape of backbone.layers.0.attn.qkv.weight: checkpoint (288, 96) vs model (144, 48)' in result.stderr
