@@ -1,7 +1,9 @@
 """mmengine's Runner with strict checkpoint loading for ``load_from`` and ``resume``."""
 
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from ..models.checkpoint import check_state_dict, safe_load, unwrap
 
@@ -16,8 +18,20 @@ class StrictRunner(Runner):
     and mis-shaped key; nothing is loaded. Files are read with ``weights_only=True`` (code-running pickles refused).
     """
 
-    def load_checkpoint(self, filename: str, map_location: str = 'cpu', strict: bool = True, revise_keys=None):
-        model = self.model.module if hasattr(self.model, 'module') else self.model
-        check_state_dict(model, unwrap(safe_load(filename)), source=filename)
-        kwargs = {} if revise_keys is None else {'revise_keys': revise_keys}
-        return super().load_checkpoint(filename, map_location=map_location, strict=True, **kwargs)
+    def load_checkpoint(
+        self, filename: str, map_location: str = 'cpu', strict: bool = True, revise_keys: list | None = None
+    ) -> dict:
+        """mmengine's ``Runner.load_checkpoint``, reading the file once with :func:`safe_load` (on the CPU; the
+        optimiser state moves to its parameters' device when loaded) and checking it before a strict load.
+
+        ``map_location`` and ``strict`` are accepted for mmengine's callers and not used.
+        """
+        checkpoint = safe_load(filename)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        check_state_dict(model, unwrap(checkpoint), source=filename)
+        revise_keys = [(r'^module.', '')] if revise_keys is None else revise_keys
+        checkpoint = _load_checkpoint_to_model(model, checkpoint, strict=True, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
