@@ -21,7 +21,7 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 import lgp  # noqa: F401  (registrations; safe-load allow-list)
-from lgp.engine.runtime import scale_lr_for_accumulation
+from lgp.engine import scale_lr_for_accumulation
 from lgp.models import LGPViT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -14,8 +14,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from lgp.engine import AMP_DTYPES, enable_amp, setup_cpu_distributed
-from lgp.engine.runtime import scale_lr_for_accumulation
+from lgp.engine import AMP_DTYPES, enable_amp, scale_lr_for_accumulation, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:

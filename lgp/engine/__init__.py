@@ -4,15 +4,16 @@ from .hooks import EpochSeedHook, GradientConflictHook
 from .optim_wrappers import CPUAmpOptimWrapper
 from .optimizers import GraftedOptimWrapperConstructor
 from .runner import StrictRunner
-from .runtime import AMP_DTYPES, enable_amp, setup_cpu_distributed
+from .runtime import AMP_DTYPES, enable_amp, scale_lr_for_accumulation, setup_cpu_distributed
 
 __all__ = [
-    'EpochSeedHook',
-    'StrictRunner',
     'AMP_DTYPES',
     'CPUAmpOptimWrapper',
+    'EpochSeedHook',
     'GradientConflictHook',
     'GraftedOptimWrapperConstructor',
+    'StrictRunner',
     'enable_amp',
+    'scale_lr_for_accumulation',
     'setup_cpu_distributed',
 ]
