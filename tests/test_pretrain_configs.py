@@ -1,7 +1,6 @@
 """The pre-training configs: full-scale ones built without training and checked against the recipe, their CPU twins
 trained for a few iterations."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
+from scalars import logged_scalars
 
 from lgp.engine import GraftedOptimWrapperConstructor
 from lgp.models import LGPViT
@@ -161,18 +161,13 @@ def tiny_options(digits_root: Path, checkpoint: Path, images: int = 64) -> list[
     ]
 
 
-def logged(work_dir: Path) -> list[dict]:
-    (log,) = work_dir.glob('*/vis_data/scalars.json')
-    return [json.loads(line) for line in log.read_text().splitlines()]
-
-
 @pytest.mark.parametrize('tiny', sorted(set(TWINS.values()) - {'mae_vit-nano_digits.py'}))
 def test_cpu_twin_trains_through_tools(tiny, digits_root, mae_checkpoint, tmp_path, run_tool):
     options = tiny_options(digits_root, mae_checkpoint)
     if 'init_cfg' not in load(tiny).model.backbone:
         options = options[:-1]
     run_tool(['tools/train.py', f'configs/{tiny}', '--work-dir', str(tmp_path), '--cfg-options', *options])
-    records = [r for r in logged(tmp_path) if 'loss' in r]
+    records = [r for r in logged_scalars(tmp_path) if 'loss' in r]
     assert len(records) == 4 and all(torch.isfinite(torch.tensor(r['loss'])) for r in records)
     assert (tmp_path / 'epoch_2.pth').exists()
 

@@ -7,7 +7,6 @@ pre-training checkpoint of the nano LGPViT at 32 px (its position embedding is r
 """
 
 import copy
-import json
 import math
 import re
 import socket
@@ -25,6 +24,7 @@ from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmseg.registry import DATASETS
 from mmseg.registry import MODELS as MMSEG_MODELS
 from PIL import Image
+from scalars import logged_scalars
 
 import lgp  # noqa: F401  (registrations; safe-load allow-list for mmengine checkpoints)
 from lgp.datasets import DIGIT_CLASSES, write_digits_ade20k
@@ -76,11 +76,8 @@ def seg_options(root: Path, checkpoint: Path, max_iters: int, batch_size: int = 
 
 
 def logged_losses(work_dir: Path) -> list[float]:
-    """The total losses logged in ``work_dir``'s ``vis_data/scalars.json``, in iteration order."""
-    records = []
-    for path in sorted(work_dir.glob('*/vis_data/scalars.json')):
-        records += [json.loads(line) for line in path.read_text().splitlines()]
-    return [r['loss'] for r in records if 'loss' in r]
+    """The total losses logged in ``work_dir``, in iteration order."""
+    return [r['loss'] for r in logged_scalars(work_dir) if 'loss' in r]
 
 
 @pytest.fixture(scope='module')

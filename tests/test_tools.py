@@ -3,7 +3,6 @@
 Training runs use the first 64 digits in batches of 32 (2 iterations an epoch) to stay fast on two CPU cores.
 """
 
-import json
 import math
 import socket
 from pathlib import Path
@@ -14,6 +13,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
+from scalars import logged_scalars
 
 import lgp  # noqa: F401  (safe-load allow-list for mmengine checkpoints)
 from lgp.engine import CPUAmpOptimWrapper, enable_amp, setup_cpu_distributed
@@ -39,14 +39,6 @@ def small_run_options(digits_root: Path, max_epochs: int, batch_size: int = 32) 
         'train_dataloader.dataset.indices=64',
         'default_hooks.logger.interval=1',
     ]
-
-
-def logged_scalars(work_dir: Path) -> list[dict]:
-    """Every record of every run's ``vis_data/scalars.json`` in ``work_dir``, in time order."""
-    records = []
-    for path in sorted(work_dir.glob('*/vis_data/scalars.json')):
-        records += [json.loads(line) for line in path.read_text().splitlines()]
-    return records
 
 
 def load_checkpoint(path: Path) -> dict:
