@@ -16,7 +16,7 @@ Symbols: B batch, C channels, p patch size, L = (H / p) * (W / p) patches, N tok
   on all 1 + L tokens (decoder_embed on the visible ones, decoder_pred on all of them).
 * MoCo v3 per step: each of the 2 views through the online backbone, projector and predictor (forward and backward)
   and through the momentum backbone and projector (forward only), plus 2 logit matrices q k^T (B x B x O each).
-* ``partial=True`` counts what lgp computes (:func:`lgp.models.utils.partial_block`): a block whose outputs are
+* ``partial=True`` counts what lgp computes (:func:`lgp.models.fast_paths.partial_block`): a block whose outputs are
   needed for M of its N tokens only costs ``2 N D 2D`` (keys, values) + ``2 M (2 D^2 + 2 D F)`` + ``4 M N D``. In
   MoCo v3 the last encoder block keeps the CLS token (M = 1); in MAE the last decoder block and decoder_pred keep
   the L - L_keep masked patches.

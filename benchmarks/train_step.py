@@ -6,10 +6,11 @@ built from the same model configs (``configs/_base_/models/{mae,mocov3}_vit_{nan
 constructor and hyperparameters; the algorithm and backbone classes differ, and the AdamW implementation (lgp's
 schedules ask for the fused one, mmpretrain's side gets PyTorch's default, as its own configs do):
 
-* ``mae``: lgp ``MAE`` + ``LGPViT`` against mmpretrain ``MAE`` + ``MAEViT``;
-* ``mocov3``: lgp ``MoCoV3`` + ``LGPViT`` against mmpretrain ``MoCoV3`` + ``MoCoV3ViT(stop_grad_conv1=True)``;
-* ``grafted``: lgp ``GraftedMoCoV3`` against mmpretrain ``MoCoV3``, both with Layer Grafted Pre-training's
-  ``lr_layer_wise='1.5e-5,1.5e-5,1.5e-4'`` param groups from ``GraftedOptimWrapperConstructor``.
+* ``mae``: lgp ``LGPMAE`` + ``LGPViT`` against mmpretrain ``MAE`` + ``MAEViT``;
+* ``mocov3``: lgp ``LGPMoCoV3`` + ``LGPViT`` against mmpretrain ``MoCoV3`` + ``MoCoV3ViT(stop_grad_conv1=True)``;
+* ``grafted``: lgp ``GraftedMoCoV3`` (its graft's lower blocks at 0.1x, from a step-1 file of random weights) against
+  mmpretrain ``MoCoV3`` with the same param groups (the original's ``lr_layer_wise='1.5e-5,1.5e-5,1.5e-4'``), both
+  from ``GraftedOptimWrapperConstructor``.
 
 After warm-up steps, each repeat times one step of each side, alternating which goes first; the table reports
 medians, the ratio of the median step times (lgp / mmpretrain, <= 1.0: lgp at least as fast) and the min-max of the
@@ -27,11 +28,14 @@ repeat so that it shares the steps' conditions.
     python benchmarks/train_step.py --algorithms mocov3 --sizes b --batch 64 128 --profile
 """
 
+from lgp import compat  # noqa: F401, I001  (first: lgp's compatibility fixes and registrations)
+
 import argparse
 import copy
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,7 +57,7 @@ from flops import DecoderSpec, ViTSpec, mae_flops, mocov3_flops  # noqa: E402
 from run_header import print_run_header  # noqa: E402
 
 from lgp.engine import CPUAmpOptimWrapper, GraftedOptimWrapperConstructor  # noqa: E402
-from lgp.models import GraftedMoCoV3  # noqa: E402
+from lgp.models import LGPViT  # noqa: E402
 from lgp.models.backbones.vit import ARCHS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,6 +66,7 @@ ALGORITHMS = ('mae', 'mocov3', 'grafted')
 # default batch per size and device; the GPU runs ViT-B/16 only unless --sizes says otherwise
 BATCHES = {'nano': {'cpu': [64], 'cuda': [256]}, 'b': {'cpu': [4], 'cuda': [64, 128]}}
 GRAFTED_LR_LAYER_WISE = '1.5e-5,1.5e-5,1.5e-4'
+GRAFT_KEYS = ('step1', 'lower_blocks', 'lower_lr_mult', 'anchor_weight', 'anchor_blocks')
 IMAGENET_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 MIB = 2**20
 
@@ -158,13 +163,20 @@ class Gemm:
         return 2 * self.n**3 / statistics.median(self.times)
 
 
-def model_configs(algorithm: str, size: str) -> tuple[dict, dict]:
-    """The lgp model config of the repo and its mmpretrain twin (same architecture, heads and preprocessing)."""
+def model_configs(algorithm: str, size: str, step1: Path) -> tuple[dict, dict]:
+    """The lgp model config of the repo and its mmpretrain twin (same architecture, heads and preprocessing).
+
+    The grafted model starts from ``step1``, written here with the backbone's own initialisation.
+    """
     family = 'mae' if algorithm == 'mae' else 'mocov3'
-    lgp = copy.deepcopy(Config.fromfile(CONFIGS / 'models' / f'{family}_vit_{size}.py').model.to_dict())
+    lgp = copy.deepcopy(Config.fromfile(CONFIGS / 'models' / f'{algorithm}_vit_{size}.py').model.to_dict())
     lgp['data_preprocessor'] = dict(type=SelfSupDataPreprocessor, **IMAGENET_NORM)
+    ref = {k: v for k, v in lgp.items() if k not in GRAFT_KEYS}
     if algorithm == 'grafted':
-        lgp['type'] = GraftedMoCoV3
+        torch.save(
+            {'state_dict': LGPViT(**{k: v for k, v in lgp['backbone'].items() if k != 'type'}).state_dict()}, step1
+        )
+        lgp['step1'] = dict(checkpoint=str(step1))
     backbone = lgp['backbone']
     arch = {k: v for k, v in ARCHS[backbone['arch']].items() if k != 'patch_size'}
     common = dict(arch=arch, img_size=backbone['img_size'], patch_size=backbone['patch_size'])
@@ -172,7 +184,7 @@ def model_configs(algorithm: str, size: str) -> tuple[dict, dict]:
         ref_backbone = dict(type=MAEViT, mask_ratio=backbone['mask_ratio'], **common)
     else:
         ref_backbone = dict(type=MoCoV3ViT, stop_grad_conv1=True, out_type='cls_token', **common)
-    ref = dict(copy.deepcopy(lgp), type=RefMAE if family == 'mae' else RefMoCoV3, backbone=ref_backbone)
+    ref = dict(copy.deepcopy(ref), type=RefMAE if family == 'mae' else RefMoCoV3, backbone=ref_backbone)
     return lgp, ref
 
 
@@ -198,8 +210,9 @@ def build_optim_wrapper(model: nn.Module, algorithm: str, device: str, bf16: boo
     The mmpretrain side gets the same hyperparameters without lgp's choice of implementation (``fused``): PyTorch's
     default AdamW, as mmpretrain's own configs build it.
     """
-    schedule = 'mae_adamw.py' if algorithm == 'mae' else 'mocov3_adamw.py'
-    optimizer = Config.fromfile(CONFIGS / 'schedules' / schedule).optim_wrapper.optimizer.to_dict()
+    schedule = f'{algorithm}_adamw.py'
+    schedule_cfg = Config.fromfile(CONFIGS / 'schedules' / schedule)
+    optimizer = schedule_cfg.optim_wrapper.optimizer.to_dict()
     if not lgp:
         optimizer.pop('fused', None)
     if bf16:
@@ -207,7 +220,9 @@ def build_optim_wrapper(model: nn.Module, algorithm: str, device: str, bf16: boo
         wrapper = wrapper or dict(type=CPUAmpOptimWrapper, dtype='bfloat16')
     else:
         wrapper = dict(type=OptimWrapper)
-    paramwise = dict(lr_layer_wise=GRAFTED_LR_LAYER_WISE) if algorithm == 'grafted' else {}
+    paramwise = dict(weight_decay_rule=schedule_cfg.optim_wrapper.paramwise_cfg.weight_decay_rule)
+    if algorithm == 'grafted' and not lgp:  # lgp's GraftedMoCoV3 says so itself (block_lr_groups)
+        paramwise['lr_layer_wise'] = GRAFTED_LR_LAYER_WISE
     return GraftedOptimWrapperConstructor(dict(wrapper, optimizer=optimizer), paramwise)(model)
 
 
@@ -279,8 +294,11 @@ def measure_peak(side: Side, sync: Callable[[], None]) -> float | None:
 
 def compare(algorithm: str, size: str, batch: int, args: argparse.Namespace) -> Row:
     """Build both sides, warm them up, time them interleaved, then measure their peak memory."""
-    lgp_cfg, ref_cfg = model_configs(algorithm, size)
-    pair = [build_side(name, cfg, algorithm, batch, args) for name, cfg in (('lgp', lgp_cfg), ('mmpretrain', ref_cfg))]
+    with tempfile.TemporaryDirectory() as tmp:
+        lgp_cfg, ref_cfg = model_configs(algorithm, size, Path(tmp) / 'step1.pth')
+        pair = [
+            build_side(name, cfg, algorithm, batch, args) for name, cfg in (('lgp', lgp_cfg), ('mmpretrain', ref_cfg))
+        ]
     sync = synchronizer(args.device)
     for side in pair:
         for _ in range(args.warmup):

@@ -1,5 +1,5 @@
-# The CL -> MIM grafting baseline (paper, Table 1): MAE started from MoCo v3 weights with the embeddings and blocks
-# 0-7 frozen (requires_grad=False), 100 epochs (10 warm-up), MAE's optimiser. Batch 8 GPUs x 512 = 4096.
+# The CL -> MIM grafting baseline (paper, Table 1): MAE started from MoCo v3 weights with the embeddings and blocks 0-7
+# frozen (requires_grad=False), 100 epochs (10 warm-up), MAE's optimiser. Batch 8 GPUs x 512 = 4096.
 #   tools/dist_train.sh configs/graft-cl2mim_vit-b.py 8
 from mmengine.config import read_base
 
@@ -7,15 +7,8 @@ with read_base():
     from ._base_.datasets.imagenet_mae import *
     from ._base_.default_runtime import *
     from ._base_.models.mae_vit_b import *
-    from ._base_.schedules.cosine_300e import *
+    from ._base_.schedules.cosine_100e import *
     from ._base_.schedules.mae_adamw import *
 
 # step 1: the official MoCo v3 release (vit-b-300ep.pth.tar) or the last checkpoint of configs/mocov3_vit-b.py
-mocov3_checkpoint = 'checkpoints/vit-b-300ep.pth.tar'
-
-model.backbone.update(frozen_stages=8, init_cfg=dict(type='Pretrained', checkpoint=mocov3_checkpoint))
-max_epochs = 100
-warmup_epochs = 10
-param_scheduler[0].end = warmup_epochs
-param_scheduler[1].update(T_max=max_epochs - warmup_epochs, begin=warmup_epochs, end=max_epochs)
-train_cfg.max_epochs = max_epochs
+model.backbone.update(frozen_stages=8, init_cfg=dict(type='Pretrained', checkpoint='checkpoints/vit-b-300ep.pth.tar'))

@@ -1,5 +1,6 @@
-# The CL baseline: MoCo v3 on ImageNet-1k from scratch, ViT-B/16, 300 epochs (40 warm-up), AdamW wd 0.1, bf16.
-# Batch 8 GPUs x 512 = 4096 at lr 2.4e-3 (auto_scale_lr rescales the lr for other totals).
+# The CL baseline: MoCo v3 on ImageNet-1k from scratch, ViT-B/16, 300 epochs (40 warm-up), AdamW wd 0.1 on every
+# trained tensor (the official recipe), bf16. Batch 8 GPUs x 512 = 4096 at lr 2.4e-3 (auto_scale_lr rescales the lr
+# for other totals). The recipe, its sources and lgp's departures: docs/recipes.md.
 #   tools/dist_train.sh configs/mocov3_vit-b.py 8
 from mmengine.config import read_base
 

@@ -2,11 +2,8 @@
 from mmengine.config import read_base
 
 with read_base():
+    from ._base_.cpu_runtime import *
     from ._base_.datasets.digits_mocov3 import *
-    from ._base_.default_runtime import *
     from ._base_.models.mocov3_vit_nano import *
     from ._base_.schedules.cosine_4e import *
     from ._base_.schedules.mocov3_adamw_fp32 import *
-
-default_hooks.logger.interval = 10
-randomness = dict(seed=0, diff_rank_seed=True)

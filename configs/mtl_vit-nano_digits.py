@@ -5,12 +5,10 @@ from mmengine.config import read_base
 from lgp.engine import GradientConflictHook
 
 with read_base():
+    from ._base_.cpu_runtime import *
     from ._base_.datasets.digits_mtl import *
-    from ._base_.default_runtime import *
     from ._base_.models.mtl_vit_nano import *
     from ._base_.schedules.cosine_4e import *
     from ._base_.schedules.mocov3_adamw_fp32 import *
 
 custom_hooks = [dict(type=GradientConflictHook, interval=20)]
-default_hooks.logger.interval = 10
-randomness = dict(seed=0, diff_rank_seed=True)

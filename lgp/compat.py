@@ -12,6 +12,10 @@ Each fix works around a specific upstream gap and is a no-op where the gap is ab
   mmengine.logging.history_buffer.HistoryBuffer`` (open-mmlab/mmengine#1655; the upstream proposal #1650 switches
   ``weights_only`` off, which would let a checkpoint run code). Exactly the globals of mmengine's
   own checkpoints are allow-listed; everything else is still refused.
+* :func:`import_mmcv_transformer_quietly`: mmcv-lite's ``mmcv/cnn/bricks/transformer.py`` (imported by mmpretrain and
+  mmseg) warns at import that ``MultiScaleDeformableAttention`` needs full mmcv. No lgp model uses that op, and the
+  warning would open the output of every tool; that one warning is silenced for that one import, every other warning
+  (and that op's own error, should anything call it) is left as it is.
 * :func:`fix_mmcv_adjust_hue`: mmcv 2.1's ``adjust_hue`` (used by mmpretrain's ``ColorJitter``, hence by every MoCo v3
   view) shifts the hue with ``np.uint8(hue_factor * 255)``, which numpy >= 2 refuses for a negative factor
   (``OverflowError: Python integer -5 out of bounds for uint8``); torchvision had the same line and fixed it
@@ -22,6 +26,7 @@ import importlib.util
 import pickle
 import sys
 import types
+import warnings
 from typing import Any
 
 import numpy as np
@@ -115,6 +120,18 @@ def allow_mmengine_checkpoints() -> None:
     )
 
 
+def import_mmcv_transformer_quietly() -> None:
+    """Import ``mmcv.cnn.bricks.transformer`` without its warning about ``MultiScaleDeformableAttention``.
+
+    The filter lives only for the import (``warnings.catch_warnings``), so no warning filter is left installed.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            'ignore', message='Fail to import ``MultiScaleDeformableAttention``', category=UserWarning
+        )
+        importlib.import_module('mmcv.cnn.bricks.transformer')
+
+
 def adjust_hue(img: np.ndarray, hue_factor: float, backend: str | None = None) -> np.ndarray:
     """mmcv's ``adjust_hue`` (BGR uint8 image, hue_factor in [-0.5, 0.5]) with the hue shift wrapped explicitly."""
     import cv2
@@ -142,5 +159,6 @@ def fix_mmcv_adjust_hue() -> None:
 def apply() -> None:
     """Apply every fix; safe to call more than once."""
     install_mmcv_ops_standin()
+    import_mmcv_transformer_quietly()
     allow_mmengine_checkpoints()
     fix_mmcv_adjust_hue()

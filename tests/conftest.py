@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import lgp  # noqa: F401  (first: lgp's compatibility fixes, before any test module imports mmcv, mmpretrain or mmseg)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

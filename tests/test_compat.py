@@ -116,3 +116,19 @@ def test_adjust_hue_matches_torchvision_for_negative_factors(hue_factor):
     expected = np.asarray(TF.adjust_hue(Image.fromarray(image[..., ::-1]), hue_factor))[..., ::-1]
     np.testing.assert_array_equal(mmcv.adjust_hue(image, hue_factor, backend='pillow'), expected)
     assert mmcv.adjust_hue(image, hue_factor, backend='cv2').shape == image.shape
+
+
+def test_import_is_quiet_about_the_unused_deformable_attention_op():
+    """``import lgp`` (and mmseg after it) shows no warning about mmcv's ``MultiScaleDeformableAttention``, which lgp
+    never uses, and leaves no filter behind: other warnings, mmcv's included, are still shown."""
+    code = (
+        'import warnings\n'
+        'import lgp, mmseg.models\n'
+        'warnings.warn("a warning that matters")\n'
+        'warnings.warn("Fail to import ``MultiScaleDeformableAttention`` again", UserWarning)\n'
+    )
+    result = subprocess.run([sys.executable, '-W', 'always', '-c', code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if 'Warning' in line]
+    assert any('a warning that matters' in line for line in lines)
+    assert sum('MultiScaleDeformableAttention' in line for line in lines) == 1  # the one raised after the import

@@ -29,7 +29,7 @@ from mmpretrain.datasets import CustomDataset, PackInputs
 from mmpretrain.models import ClsDataPreprocessor
 
 from lgp.datasets import write_digits_imagenet
-from lgp.datasets.transforms import LoadImageFromFile
+from lgp.datasets.transforms import LGPLoadImageFromFile
 from lgp.evaluation import extract_features, feature_cache_key, prepare_features, sweep_lambdas
 from lgp.models import LGPViT
 from lgp.models.checkpoint import load_backbone_checkpoint
@@ -64,7 +64,7 @@ def pretrain(config: str, work_dir: Path, data: Path, seed: int, init: Path | No
     """Run ``tools/train.py`` on a demo config, echoing its training-progress lines; the final checkpoint."""
     options = [f'train_dataloader.dataset.data_root={data}', f'randomness.seed={seed}']
     if init is not None:
-        options.append(f'model.backbone.init_cfg.checkpoint={init}')
+        options.append(f'model.step1.checkpoint={init}')
     command = [sys.executable, str(REPO / 'tools/train.py'), config, '--work-dir', str(work_dir), '--cfg-options']
     process = subprocess.Popen(
         [*command, *options], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -93,7 +93,7 @@ def dataloader(data: Path, ann_file: str) -> dict:
             data_root=str(data),
             ann_file=ann_file,
             data_prefix='',
-            pipeline=[dict(type=LoadImageFromFile), dict(type=PackInputs)],
+            pipeline=[dict(type=LGPLoadImageFromFile), dict(type=PackInputs)],
         ),
     )
 

@@ -50,7 +50,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument('--solver', choices=SOLVERS, default='lbfgs', help='lbfgs (PyTorch) or cyanure (optional)')
     parser.add_argument('--max-iter', type=int, help='L-BFGS iterations (1000) or cyanure epochs (300)')
-    parser.add_argument('--centering', choices=CENTERINGS, default='train_mean', help='how features are centred')
+    parser.add_argument(
+        '--centering',
+        choices=CENTERINGS,
+        default='sample',
+        help="how features are centred: 'sample' as the original (each over its own dimensions), 'train_mean' "
+        'subtracts the training mean (a departure, docs/recipes.md)',
+    )
     parser.add_argument('--encoder', choices=['online', 'momentum'], default='online', help='encoder of the checkpoint')
     parser.add_argument('--cache-dir', help='cache the features here (reused only for identical inputs)')
     parser.add_argument('--work-dir', help='where fewshot_results.json goes (default: work_dirs/fewshot/<config>)')

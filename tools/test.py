@@ -8,6 +8,7 @@ import lgp  # noqa: F401, I001  (first: lgp's compatibility fixes and registrati
 import argparse
 import os
 import os.path as osp
+import sys
 
 import mmengine
 from mmengine.config import Config, DictAction
@@ -15,6 +16,7 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from lgp.datasets import MissingInputError, check_input_paths
 from lgp.engine import setup_cpu_distributed
 from lgp.models.checkpoint import load_model_checkpoint
 
@@ -61,6 +63,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    try:  # the test data and the checkpoint, before anything is built (init_cfg checkpoints are not read here)
+        files = {'CHECKPOINT, the argument of tools/test.py': args.checkpoint}
+        check_input_paths(cfg, loaders=('test_dataloader',), checkpoints=False, files=files)
+    except MissingInputError as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     load_model_checkpoint(runner.model, args.checkpoint)

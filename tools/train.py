@@ -9,12 +9,14 @@ import lgp  # noqa: F401, I001  (first: lgp's compatibility fixes and registrati
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from lgp.engine import AMP_DTYPES, enable_amp, scale_lr_for_accumulation, setup_cpu_distributed
+from lgp.datasets import MissingInputError, check_input_paths
+from lgp.engine import AMP_DTYPES, check_schedule_fits, enable_amp, scale_lr_for_accumulation, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -79,6 +81,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    try:  # the data and checkpoints training reads, and the schedule, before anything is built
+        check_input_paths(cfg, loaders=('train_dataloader', 'val_dataloader'))
+        check_schedule_fits(cfg)
+    except (MissingInputError, ValueError) as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)
     scale_lr_for_accumulation(cfg)  # mmengine's auto_scale_lr ignores accumulative_counts
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

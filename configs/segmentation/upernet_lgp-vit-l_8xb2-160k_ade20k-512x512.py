@@ -26,4 +26,4 @@ model.backbone.update(
 model.neck.update(in_channels=[1024, 1024, 1024, 1024], out_channels=1024)
 model.decode_head.update(in_channels=[1024, 1024, 1024, 1024], channels=1024)
 model.auxiliary_head.in_channels = 1024
-optim_wrapper.paramwise_cfg = dict(layer_decay=0.75)
+optim_wrapper.paramwise_cfg.layer_decay = 0.75

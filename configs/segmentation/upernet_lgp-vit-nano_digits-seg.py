@@ -5,7 +5,7 @@
 #   python tools/train.py configs/segmentation/upernet_lgp-vit-nano_digits-seg.py
 #   python tools/test.py configs/segmentation/upernet_lgp-vit-nano_digits-seg.py WORK_DIR/iter_200.pth
 from mmengine.config import read_base
-from mmengine.optim import LinearLR, OptimWrapper, PolyLR
+from mmengine.optim import OptimWrapper
 
 with read_base():
     from ._base_.datasets.digits_ade20k import *
@@ -16,7 +16,6 @@ with read_base():
 # an lgp pre-training checkpoint of the nano LGPViT: the last one of configs/grafted_vit-nano_digits.py (trained at
 # 32 px: its position embedding is resized from 8x8 to 16x16 patches on load), online encoder, strict key checking
 pretrained = 'work_dirs/grafted_vit-nano_digits/epoch_4.pth'
-max_iters = 200
 val_interval = 100
 
 num_classes = 10
@@ -37,11 +36,8 @@ model.test_cfg = dict(mode='slide', crop_size=(48, 48), stride=(32, 32))
 optim_wrapper.type = OptimWrapper
 optim_wrapper.pop('dtype')
 optim_wrapper.optimizer.lr = 1e-3
-param_scheduler = [
-    dict(type=LinearLR, start_factor=1e-6, by_epoch=False, begin=0, end=20),
-    dict(type=PolyLR, eta_min=0.0, power=1.0, by_epoch=False, begin=20, end=max_iters),
-]
-train_cfg.update(max_iters=max_iters, val_interval=val_interval)
+param_scheduler[0].end = param_scheduler[1].begin = 20
+train_cfg.update(max_iters=200, val_interval=val_interval)
 default_hooks.checkpoint.interval = val_interval
 default_hooks.logger.interval = 10
 auto_scale_lr.base_batch_size = 8

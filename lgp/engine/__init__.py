@@ -4,7 +4,7 @@ from .hooks import EpochSeedHook, GradientConflictHook
 from .optim_wrappers import CPUAmpOptimWrapper
 from .optimizers import GraftedOptimWrapperConstructor
 from .runner import StrictRunner
-from .runtime import AMP_DTYPES, enable_amp, scale_lr_for_accumulation, setup_cpu_distributed
+from .runtime import AMP_DTYPES, check_schedule_fits, enable_amp, scale_lr_for_accumulation, setup_cpu_distributed
 
 __all__ = [
     'AMP_DTYPES',
@@ -13,6 +13,7 @@ __all__ = [
     'GradientConflictHook',
     'GraftedOptimWrapperConstructor',
     'StrictRunner',
+    'check_schedule_fits',
     'enable_amp',
     'scale_lr_for_accumulation',
     'setup_cpu_distributed',

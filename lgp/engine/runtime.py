@@ -1,4 +1,5 @@
-"""Run-time set-up shared by ``tools/train.py`` and ``tools/test.py``: mixed precision and CPU-only multi-process.
+"""Run-time set-up shared by ``tools/train.py`` and ``tools/test.py``: mixed precision, CPU-only multi-process, and
+checks of a config that mmengine would only fail on deep inside a run.
 
 mmengine 0.10.7 assumes an accelerator in two places: ``AmpOptimWrapper`` asserts one is present, and the
 ``pytorch`` launcher calls ``torch.cuda.set_device`` and wraps the model in DDP with ``device_ids=[LOCAL_RANK]``.
@@ -101,4 +102,32 @@ def scale_lr_for_accumulation(cfg: Config) -> bool:
     return True
 
 
-__all__ = ['AMP_DTYPES', 'enable_amp', 'scale_lr_for_accumulation', 'setup_cpu_distributed']
+def check_schedule_fits(cfg: Config) -> None:
+    """Raise ``ValueError`` if a param scheduler begins at or after the end of the run.
+
+    A run's length is ``train_cfg.max_epochs`` (or ``max_iters``) alone, and the cosine phase of lgp's schedules
+    ends with the run; shortened below its warm-up, mmengine fails while building the schedulers with
+    "end should be larger than begin". This says which scheduler and how to shorten the warm-up instead.
+    """
+    train_cfg, schedulers = cfg.get('train_cfg') or {}, cfg.get('param_scheduler') or []
+    schedulers = [schedulers] if isinstance(schedulers, dict) else schedulers
+    for by_epoch, unit in ((True, 'max_epochs'), (False, 'max_iters')):
+        length = train_cfg.get(unit)
+        if length is None:
+            continue
+        for i, scheduler in enumerate(schedulers):
+            if scheduler.get('by_epoch', True) == by_epoch and scheduler.get('begin', 0) >= length:
+                begin = scheduler['begin']
+                fix = f'Run at least {begin + 1} {unit[4:]}'
+                if i > 0 and length > 1:
+                    fix += (
+                        f', or shorten the warm-up: --cfg-options param_scheduler.{i - 1}.end=N '
+                        f'param_scheduler.{i}.begin=N with 0 < N < {length}'
+                    )
+                raise ValueError(
+                    f'train_cfg.{unit}={length} ends before param_scheduler[{i}] begins ({begin=}): the run is '
+                    f'shorter than its warm-up. {fix}.'
+                )
+
+
+__all__ = ['AMP_DTYPES', 'check_schedule_fits', 'enable_amp', 'scale_lr_for_accumulation', 'setup_cpu_distributed']

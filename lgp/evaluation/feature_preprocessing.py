@@ -6,11 +6,11 @@ Symbols: x_i in R^D a feature, mu the mean of the training features.
 import torch
 import torch.nn.functional as F
 
-CENTERINGS = ('train_mean', 'sample', 'none')
+CENTERINGS = ('sample', 'train_mean', 'none')
 
 
 def prepare_features(
-    train: torch.Tensor, val: torch.Tensor, centering: str = 'train_mean'
+    train: torch.Tensor, val: torch.Tensor, centering: str = 'sample'
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Centre, then L2-normalise each feature: x_i <- (x_i - c) / ||x_i - c||.
 
@@ -19,9 +19,10 @@ def prepare_features(
         val: evaluation features (N_val, D).
         centering: what c is.
 
-            - ``train_mean``: c = mu, the mean of the TRAIN features, for both sets (the project's protocol).
             - ``sample``: c = mean_d x_{i,d}, each feature's own mean over its D dims: what the original code does
               (``cyanure.preprocess(X, centering=True, normalize=True, columns=False)``, rows = samples).
+            - ``train_mean``: c = mu, the mean of the TRAIN features, for both sets (a departure from the original,
+              docs/recipes.md).
             - ``none``: only normalise.
 
     Returns:

@@ -1,15 +1,15 @@
-"""lgp's registered models: the ViT backbone and the pre-training algorithms."""
+"""lgp's registered models: the ViT backbone, the pre-training algorithms and the evaluation heads."""
 
-from .algorithms import MAE, GraftedMoCoV3, MoCoV3, MTLMAEMoCoV3
+from .algorithms import LGPMAE, GraftedMoCoV3, LGPMoCoV3, MTLMAEMoCoV3
 from .backbones import LGPViT
 from .heads import LinearProbeHead, MultiLinearProbeHead, ProjectorClsHead
 
 __all__ = [
-    'MAE',
+    'LGPMAE',
     'GraftedMoCoV3',
+    'LGPMoCoV3',
     'LGPViT',
     'LinearProbeHead',
-    'MoCoV3',
     'MTLMAEMoCoV3',
     'MultiLinearProbeHead',
     'ProjectorClsHead',

@@ -3,14 +3,14 @@
 from mmengine.config import read_base
 from mmpretrain.datasets import MultiView, PackInputs
 
-from lgp.datasets.transforms import LoadImageFromFile
+from lgp.datasets.transforms import LGPLoadImageFromFile
 
 with read_base():
     from .digits_mae import train_pipeline as mae_pipeline
     from .digits_mocov3 import *
 
 train_pipeline = [
-    dict(type=LoadImageFromFile),
+    dict(type=LGPLoadImageFromFile),
     dict(type=MultiView, num_views=[1, 1, 1], transforms=[mae_pipeline[1:-1], *train_pipeline[1].transforms]),
     dict(type=PackInputs),
 ]

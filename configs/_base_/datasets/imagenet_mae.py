@@ -6,7 +6,7 @@ from mmengine.dataset import DefaultSampler, default_collate
 from mmpretrain.datasets import ImageNet, PackInputs, RandomResizedCrop
 from mmpretrain.models import SelfSupDataPreprocessor
 
-from lgp.datasets.transforms import LoadImageFromFile
+from lgp.datasets.transforms import LGPLoadImageFromFile
 
 data_root = 'data/imagenet'
 
@@ -19,7 +19,7 @@ data_preprocessor = dict(
 )
 
 train_pipeline = [
-    dict(type=LoadImageFromFile),
+    dict(type=LGPLoadImageFromFile),
     dict(type=RandomResizedCrop, scale=224, crop_ratio_range=(0.2, 1.0), backend='pillow', interpolation='bicubic'),
     dict(type=RandomFlip, prob=0.5),
     dict(type=PackInputs),

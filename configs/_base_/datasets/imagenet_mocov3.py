@@ -14,7 +14,7 @@ from mmpretrain.datasets import (
     Solarize,
 )
 
-from lgp.datasets.transforms import LoadImageFromFile
+from lgp.datasets.transforms import LGPLoadImageFromFile
 
 with read_base():
     from .imagenet_mae import *
@@ -40,7 +40,7 @@ view_pipeline_2 = [
 ]
 
 train_pipeline = [
-    dict(type=LoadImageFromFile),
+    dict(type=LGPLoadImageFromFile),
     dict(type=MultiView, num_views=[1, 1], transforms=[view_pipeline_1, view_pipeline_2]),
     dict(type=PackInputs),
 ]

@@ -4,14 +4,14 @@
 from mmengine.config import read_base
 from mmpretrain.datasets import MultiView, PackInputs
 
-from lgp.datasets.transforms import LoadImageFromFile
+from lgp.datasets.transforms import LGPLoadImageFromFile
 
 with read_base():
     from .imagenet_mae import train_pipeline as mae_pipeline
     from .imagenet_mocov3 import *
 
 train_pipeline = [
-    dict(type=LoadImageFromFile),
+    dict(type=LGPLoadImageFromFile),
     dict(type=MultiView, num_views=[1, 1, 1], transforms=[mae_pipeline[1:-1], view_pipeline_1, view_pipeline_2]),
     dict(type=PackInputs),
 ]

@@ -1,12 +1,13 @@
-# mae_vit_b.py at CPU scale: the nano LGPViT (48 dims, 6 blocks, 3 heads) on 32x32 images, patch 4 (8x8 = 64
-# patches), and a small decoder (64 dims, 2 blocks, 4 heads).
+# mae_vit_b.py at CPU scale: the nano LGPViT (lgp_vit_b.py) and a small decoder (64 dims, 2 blocks, 4 heads).
 from mmengine.config import read_base
 
 with read_base():
+    from .lgp_vit_b import nano
     from .mae_vit_b import *
 
-model.backbone.update(arch='nano', img_size=32, patch_size=4)
+model.backbone.update(nano)
 model.neck.update(
     num_patches=64, patch_size=4, embed_dim=48, decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4
 )
 model.head.patch_size = 4
+del nano

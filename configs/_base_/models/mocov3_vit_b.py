@@ -2,9 +2,13 @@
 # embedding; projector D -> 4096 -> 4096 -> 256 and predictor 256 -> 4096 -> 256 (no bias, BN + ReLU between, last BN
 # without affine); temperature T = 0.2, each loss term x 2T; momentum 0.99 -> 1 on a cosine (base_momentum = 1 - 0.99).
 # The heads' BN is plain BN1d here: configs set sync_bn='torch' so mmengine synchronises it across GPUs.
+from mmengine.config import read_base
 from mmpretrain.models import CrossEntropyLoss, MoCoV3Head, NonLinearNeck
 
-from lgp.models import LGPViT, MoCoV3
+from lgp.models import LGPMoCoV3
+
+with read_base():
+    from .lgp_vit_b import backbone
 
 temperature = 0.2
 projector = dict(
@@ -21,17 +25,9 @@ projector = dict(
     norm_cfg=dict(type='BN1d'),
 )
 model = dict(
-    type=MoCoV3,
+    type=LGPMoCoV3,
     base_momentum=0.01,
-    backbone=dict(
-        type=LGPViT,
-        arch='b',
-        img_size=224,
-        patch_size=16,
-        pos_embed_type='sincos',
-        stop_grad_patch_embed=True,
-        out_type='cls_token',
-    ),
+    backbone=dict(backbone, pos_embed_type='sincos', stop_grad_patch_embed=True, out_type='cls_token'),
     neck=projector,
     head=dict(
         type=MoCoV3Head,
@@ -40,3 +36,4 @@ model = dict(
         temperature=temperature,
     ),
 )
+del backbone

@@ -1,4 +1,5 @@
-# The MTL combination baseline: MoCo v3 and MAE on one shared encoder, L = L_MIM + lambda * L_CL (b scale).
+# The MTL combination baseline: MoCo v3 and MAE (decoder, head and masking of mae_vit_b.py) on one shared encoder,
+# L = L_MIM + lambda * L_CL with lambda = 1.
 from mmengine.config import read_base
 
 from lgp.models import MTLMAEMoCoV3

@@ -1,4 +1,4 @@
-# The MTL combination baseline: MoCo v3 and MAE on one shared encoder, L = L_MIM + lambda * L_CL (nano scale).
+# mtl_vit_b.py at CPU scale: the nano MoCo v3 model with the nano MAE decoder.
 from mmengine.config import read_base
 
 from lgp.models import MTLMAEMoCoV3

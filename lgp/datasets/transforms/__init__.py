@@ -1,3 +1,3 @@
-from .loading import CorruptImageError, LoadImageFromFile
+from .loading import CorruptImageError, LGPLoadImageFromFile
 
-__all__ = ['CorruptImageError', 'LoadImageFromFile']
+__all__ = ['CorruptImageError', 'LGPLoadImageFromFile']

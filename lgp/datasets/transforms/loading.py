@@ -9,8 +9,8 @@ class CorruptImageError(OSError):
     """An image file that exists but cannot be read or decoded."""
 
 
-@TRANSFORMS.register_module(name='LGPLoadImageFromFile')
-class LoadImageFromFile(MMCVLoadImageFromFile):
+@TRANSFORMS.register_module()
+class LGPLoadImageFromFile(MMCVLoadImageFromFile):
     """mmcv's ``LoadImageFromFile`` with a clear error for unreadable files, or an explicit skip.
 
     mmcv reports a corrupt file with a bare ``assert`` (gone under ``python -O``) or re-raises the decoder's error
@@ -43,5 +43,5 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
             return None
         raise CorruptImageError(
             f'Cannot read image {filename} ({reason}). Remove it from the annotation file or data folder, or set '
-            'skip_corrupt=True on LoadImageFromFile to skip unreadable images.'
+            'skip_corrupt=True on LGPLoadImageFromFile to skip unreadable images.'
         )

@@ -1,4 +1,5 @@
-"""Reseed the random generators at every epoch, so that a resumed run draws what an uninterrupted one would."""
+"""Reseed the main process's random generators at every epoch, so that a resumed run draws what an uninterrupted
+one would."""
 
 import random
 
@@ -13,10 +14,12 @@ from mmpretrain.registry import HOOKS
 class EpochSeedHook(Hook):
     """Seed ``random``, numpy and torch with ``seed + epoch * 1000 + rank`` before each training epoch.
 
-    mmengine seeds once at start and does not checkpoint the generators, so after ``--resume`` the augmentations
-    and MAE masks of the remaining epochs differ from those of an uninterrupted run. Reseeding per epoch makes a
-    run resumed at an epoch boundary draw the same numbers, in the main process (``num_workers=0``); data-loader
-    workers are seeded by mmengine when they start.
+    mmengine seeds once at start and does not checkpoint the generators, so after ``--resume`` the model's random
+    draws (MAE masks, drop path, mixup / cutmix) of the remaining epochs would differ from those of an
+    uninterrupted run. Reseeding the main process per epoch makes a run resumed at an epoch boundary draw the same
+    numbers. Data loading does not depend on it: :class:`lgp.engine.StrictRunner` seeds every sample's
+    augmentation from (seed, epoch, sample index) in whichever process loads it (:mod:`lgp.datasets.seeded_sampling`)
+    and restores the generators afterwards.
     """
 
     priority = 'VERY_HIGH'

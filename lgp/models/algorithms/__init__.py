@@ -1,8 +1,9 @@
 """Pre-training algorithms over :class:`~lgp.models.LGPViT`: MAE (MIM), MoCo v3 (CL), Layer Grafted Pre-training
 (MIM -> CL) and the MTL combination baseline."""
 
-from .mae import MAE
-from .mocov3 import GraftedMoCoV3, MoCoV3
+from .grafted import GraftedMoCoV3, graft_encoder
+from .mae import LGPMAE, mae_loss
+from .mocov3 import LGPMoCoV3
 from .mtl import MTLMAEMoCoV3
 
-__all__ = ['MAE', 'GraftedMoCoV3', 'MoCoV3', 'MTLMAEMoCoV3']
+__all__ = ['LGPMAE', 'GraftedMoCoV3', 'LGPMoCoV3', 'MTLMAEMoCoV3', 'graft_encoder', 'mae_loss']

@@ -1,9 +1,9 @@
-"""MAE pre-training with :class:`~lgp.models.LGPViT`: mmpretrain's MAE, asking the backbone for masking explicitly.
+"""MAE (He et al., 2022), the masked image modelling (MIM) step of Layer Grafted Pre-training.
 
-mmpretrain's ``MAE.loss`` calls ``self.backbone(inputs)`` and relies on ``MAEViT`` masking by default; ``LGPViT``
-encodes plainly by default and masks only with ``mask=True``, so this subclass says which one it wants. Neck and
-head are mmpretrain's ``MAEPretrainDecoder`` and ``MAEPretrainHead`` (``norm_pix=True``, L2
-``PixelReconstructionLoss`` on the masked patches).
+The encoder sees a random ``1 - mask_ratio`` of the patches; the decoder fills the rest with mask tokens and predicts
+their pixels; the loss is the mean squared error against the per-patch normalised pixels (``norm_pix``) of the
+masked patches only. Encoder: :class:`lgp.models.LGPViT` (``forward(x, mask=True)``); decoder and head: mmpretrain's
+``MAEPretrainDecoder`` and ``MAEPretrainHead``.
 
 Symbols: B batch, C channels, H x W image, p patch size, L = (H / p) * (W / p) patches,
 L_keep = int(L * (1 - mask_ratio)), D encoder width.
@@ -12,75 +12,51 @@ L_keep = int(L * (1 - mask_ratio)), D encoder width.
 import torch
 import torch.nn as nn
 from mmpretrain.models.heads import MAEPretrainHead
-from mmpretrain.models.necks import MAEPretrainDecoder
-from mmpretrain.models.selfsup import MAE as MMPretrainMAE
+from mmpretrain.models.selfsup import MAE
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import has_standard_parts, partial_block
+from .. import fast_paths
 from .finite_loss import FiniteLossMixin
 
 
 def mae_loss(
-    backbone: nn.Module, decoder: MAEPretrainDecoder, head: MAEPretrainHead, images: torch.Tensor
+    backbone: nn.Module, decoder: nn.Module, head: MAEPretrainHead, images: torch.Tensor, fast: bool = True
 ) -> torch.Tensor:
-    """L_MIM of images (B, C, H, W), normalised: the head's loss on the masked patches, predicted from the visible.
+    """L_MIM of images (B, C, H, W), normalised: reconstruct the masked patches from the visible ones.
 
-    The encoder sees L_keep random patches: ``latent`` (B, 1 + L_keep, D), ``mask`` (B, L) with 1 = masked,
-    ``ids_restore`` (B, L). The loss only reads the decoder's predictions of the L - L_keep masked patches, so with
-    mmpretrain's ``MAEPretrainDecoder`` the last decoder block, the norm and the prediction run for those alone
-    (:func:`decode_masked`); any other decoder predicts every patch, (B, L, p * p * C), for ``head.loss``.
+    The encoder gives ``latent`` (B, 1 + L_keep, D), ``mask`` (B, L) with 1 = masked and ``ids_restore`` (B, L); the
+    decoder predicts every patch, (B, L, p * p * C); the head averages the squared error over the masked ones.
+    With ``fast``, :func:`lgp.models.fast_paths.masked_only_mae_loss` computes the same for the masked patches only.
     """
     latent, mask, ids_restore = backbone(images, mask=True)
-    if type(decoder) is not MAEPretrainDecoder or not has_standard_parts(decoder.decoder_blocks[-1]):
-        return head.loss(decoder(latent, ids_restore), images, mask)
-    masked = torch.argsort(mask, dim=1, stable=True)[:, latent.shape[1] - 1 :]  # (B, L - L_keep) patch indices
-    target = head.construct_target(images)
-    target = target.gather(1, masked.unsqueeze(-1).expand(-1, -1, target.shape[-1]))
-    pred = decode_masked(decoder, latent, ids_restore, masked)
-    return head.loss_module(pred, target, torch.ones_like(masked, dtype=target.dtype))
+    if fast and fast_paths.masked_only_decoding_applies(decoder):
+        return fast_paths.masked_only_mae_loss(decoder, head, latent, mask, ids_restore, images)
+    return head.loss(decoder(latent, ids_restore), images, mask)
 
 
-def decode_masked(
-    decoder: MAEPretrainDecoder, latent: torch.Tensor, ids_restore: torch.Tensor, masked: torch.Tensor
-) -> torch.Tensor:
-    """``MAEPretrainDecoder.forward`` for the patches ``masked`` (B, M) only: latent (B, 1 + L_keep, D) -> (B, M, P).
+@MODELS.register_module()
+class LGPMAE(FiniteLossMixin, MAE):
+    """mmpretrain's ``MAE`` over a backbone that masks when asked (``forward(x, mask=True)``, as ``LGPViT``).
 
-    The same predictions as the full decoder at those patches (P = p * p * C); the last block runs for the M
-    patches alone (:func:`lgp.models.utils.partial_block`), for MAE ViT-B 1.7 % of the work of a training step saved.
+    Args:
+        fast_paths: use :mod:`lgp.models.fast_paths` where they apply (same loss, less work).
+        **kwargs: those of mmpretrain's ``BaseSelfSupervisor``: ``backbone`` (an ``LGPViT`` config), ``neck``
+            (``MAEPretrainDecoder``: ``num_patches`` = L, ``patch_size`` = p, ``embed_dim`` = D), ``head``
+            (``MAEPretrainHead``), ``data_preprocessor`` (``SelfSupDataPreprocessor``), ``init_cfg``.
     """
-    x = decoder.decoder_embed(latent)
-    batch, visible, dims = x.shape
-    mask_tokens = decoder.mask_token.expand(batch, ids_restore.shape[1] + 1 - visible, -1)
-    patches = torch.cat((x[:, 1:], mask_tokens), dim=1).gather(1, ids_restore.unsqueeze(-1).expand(-1, -1, dims))
-    x = torch.cat((x[:, :1], patches), dim=1) + decoder.decoder_pos_embed
-    for block in decoder.decoder_blocks[:-1]:
-        x = block(x)
-    x = partial_block(decoder.decoder_blocks[-1], x, 1 + masked)
-    return decoder.decoder_pred(decoder.decoder_norm(x))
 
-
-# mmpretrain already registers an ``MAE``; this one is registered as ``LGPMAE`` (configs use the class itself).
-@MODELS.register_module(name='LGPMAE')
-class MAE(FiniteLossMixin, MMPretrainMAE):
-    """Masked autoencoder (He et al., 2022) over a backbone whose ``forward(x, mask=True)`` masks.
-
-    Args: those of mmpretrain's ``BaseSelfSupervisor``: ``backbone`` (an ``LGPViT`` config), ``neck``
-    (``MAEPretrainDecoder``: ``num_patches`` = L, ``patch_size`` = p, ``embed_dim`` = D), ``head``
-    (``MAEPretrainHead``), ``data_preprocessor`` (``SelfSupDataPreprocessor``), ``init_cfg``.
-    """
+    def __init__(self, fast_paths: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fast_paths = fast_paths
 
     def extract_feat(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Unmasked features of images (B, C, H, W): the backbone's outputs, shaped by its ``out_type``."""
         return self.backbone(inputs)
 
     def loss(self, inputs: torch.Tensor, data_samples: list[DataSample], **kwargs) -> dict[str, torch.Tensor]:
-        """MAE loss of a batch of images (B, C, H, W), normalised by the data preprocessor: ``{'loss': L_MIM}``.
-
-        The head averages the squared error against the per-patch normalised pixels over the masked patches only
-        (see :func:`mae_loss`).
-        """
-        return {'loss': mae_loss(self.backbone, self.neck, self.head, inputs)}
+        """Images (B, C, H, W), normalised by the data preprocessor -> ``{'loss': L_MIM}`` (:func:`mae_loss`)."""
+        return {'loss': mae_loss(self.backbone, self.neck, self.head, inputs, self.fast_paths)}
 
 
-__all__ = ['MAE', 'decode_masked', 'mae_loss']
+__all__ = ['LGPMAE', 'mae_loss']

@@ -14,13 +14,14 @@ from functools import partial
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from mmengine.model.weight_init import trunc_normal_
+from mmengine.model.weight_init import initialize, trunc_normal_
 from mmpretrain.models.backbones import VisionTransformer
 from mmpretrain.models.utils import build_2d_sincos_position_embedding, resize_pos_embed
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmseg.registry import MODELS as MMSEG_MODELS
 
-from ..utils import has_standard_parts, partial_block
+from ..checkpoint import load_backbone_checkpoint, split_init_cfg
+from ..fast_paths import has_standard_parts, partial_block
 
 # ``patch_size`` is the arch's default and may be overridden; ``nano`` and ``tiny`` are for CPU tests and the demo.
 ARCHS = {
@@ -73,21 +74,25 @@ class LGPViT(VisionTransformer):
         patch_size: overrides the arch's patch size.
         out_indices: blocks whose output is returned (negative counts from the end).
         out_type: ``cls_token`` (B, D), ``avg_featmap`` (B, D), ``raw`` (B, 1 + L, D) or ``featmap`` (B, D, h, w).
-            With ``cls_token`` from the last block only, that block runs for the CLS token alone
-            (:attr:`class_token_only_last_block`): the same output for less work.
         mask_ratio: fraction of patches dropped by :meth:`forward_masked` (MAE: 0.75).
         pos_embed_type: ``sincos`` (fixed 2-D sin-cos, not trained: MAE and MoCo v3) or ``learnable``.
         stop_grad_patch_embed: keep the patch embedding out of training (MoCo v3's stop-gradient; in Layer Grafted
             Pre-training it stays at its MAE weights).
         drop_path_rate: stochastic depth, rising linearly to this value over the blocks.
         final_norm: apply the final LayerNorm after the last block.
+        fast_paths: with ``out_type='cls_token'`` from the last block only, run that block for the CLS token alone
+            (:attr:`class_token_only_last_block`, :func:`lgp.models.fast_paths.partial_block`): the same output for
+            less work.
+        frozen_stages: freeze the embeddings and blocks [0, frozen_stages) (and the final norm when all are): they
+            keep ``requires_grad=False`` and eval mode (no drop path, dropout) in training, whatever else is set.
         with_cp: activation checkpointing: in training with grad enabled, each block's activations are dropped after
             the forward pass and recomputed in backward: about a third more compute for much less activation memory
             (meant for ViT-L on 8 GPUs). Parameter names and state dict keys are unchanged.
-        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, source='auto', encoder='online')`` loads a checkpoint
-            of any format :func:`lgp.models.checkpoint.load_backbone_checkpoint` knows, with strict key checking.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, source='auto', encoder='online')``, alone or in a list
+            with other initialisers, loads a checkpoint of any layout lgp reads
+            (:func:`lgp.models.checkpoint.load_backbone_checkpoint`), strictly, after the initialisation.
         **kwargs: passed to mmpretrain's ``VisionTransformer`` (``drop_rate``, ``qkv_bias``, ``norm_cfg``,
-            ``interpolate_mode``, ``frozen_stages``, ``layer_cfgs``, ...).
+            ``interpolate_mode``, ``layer_cfgs``, ...).
     """
 
     arch_zoo = ARCHS
@@ -104,6 +109,7 @@ class LGPViT(VisionTransformer):
         stop_grad_patch_embed: bool = False,
         drop_path_rate: float = 0.0,
         final_norm: bool = True,
+        fast_paths: bool = True,
         with_cp: bool = False,
         init_cfg: dict | None = None,
         **kwargs,
@@ -130,11 +136,14 @@ class LGPViT(VisionTransformer):
             **kwargs,
         )
         self.mask_ratio = mask_ratio
+        self.fast_paths = fast_paths
         self.with_cp = with_cp
         self.pos_embed_type = pos_embed_type
         self.pos_embed.requires_grad = pos_embed_type == 'learnable'
         if stop_grad_patch_embed:
             self.patch_embed.requires_grad_(False)
+        if self.frozen_stages > 0:  # again: mmpretrain froze them before pos_embed's requires_grad was set above
+            self._freeze_stages()
 
     def train(self, mode: bool = True) -> 'LGPViT':
         """Set training mode, keeping the blocks frozen by ``frozen_stages`` in eval mode (no drop path)."""
@@ -148,17 +157,9 @@ class LGPViT(VisionTransformer):
         return self.patch_resolution[0] * self.patch_resolution[1]
 
     def init_weights(self) -> None:
-        """MAE's initialisation, or a strict load of the checkpoint named by a ``Pretrained`` init_cfg."""
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            from ..checkpoint import load_backbone_checkpoint
-
-            cfg = self.init_cfg
-            load_backbone_checkpoint(
-                self, cfg['checkpoint'], source=cfg.get('source', 'auto'), encoder=cfg.get('encoder', 'online')
-            )
-            self._is_init = True
-            return
-        super().init_weights()
+        """MAE's initialisation, then the ``init_cfg``'s other initialisers, then a strict load of its ``Pretrained``
+        checkpoint, whatever form mmengine accepts the ``init_cfg`` in (a dict or a list; nothing is overwritten)."""
+        pretrained, others = split_init_cfg(self.init_cfg)
         self.apply(_init_linear_and_norm)
         w = self.patch_embed.projection.weight
         nn.init.xavier_uniform_(w.data.view(w.shape[0], -1))
@@ -173,6 +174,11 @@ class LGPViT(VisionTransformer):
             self.pos_embed.data.copy_(sincos)
         else:
             trunc_normal_(self.pos_embed, std=0.02)
+        if others:
+            initialize(self, others)
+        if pretrained is not None:
+            load_backbone_checkpoint(self, **pretrained)
+        self._is_init = True
 
     def forward(self, x: torch.Tensor, mask: bool = False) -> tuple | tuple[torch.Tensor, ...]:
         """Encode images x (B, C, H, W).
@@ -211,14 +217,15 @@ class LGPViT(VisionTransformer):
 
     @property
     def class_token_only_last_block(self) -> bool:
-        """Whether the last block runs for the CLS token alone (:func:`lgp.models.utils.partial_block`).
+        """Whether the last block runs for the CLS token alone (:func:`lgp.models.fast_paths.partial_block`).
 
         True when the only output is the CLS token of the last block (``out_type='cls_token'``, ``out_indices``
         the last block: MoCo v3, linear probing), so that the patch tokens' outputs of that block are never used:
         for ViT-B/16 at 224 px that is about 7 % of the encoder's work saved, with the same output.
         """
         return (
-            self.out_type == 'cls_token'
+            self.fast_paths
+            and self.out_type == 'cls_token'
             and list(self.out_indices) == [len(self.layers) - 1]
             and has_standard_parts(self.layers[-1])
         )

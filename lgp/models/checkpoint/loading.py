@@ -1,5 +1,11 @@
-"""Safe, strict loading of checkpoints into an lgp backbone, with a report of every key that does not fit."""
+"""Safe, strict, all-or-nothing loading of checkpoints into lgp models, with a report of every key that does not fit.
 
+Every load checks the whole state dict against the model first (:func:`check_state_dict`) and only then copies:
+a checkpoint that does not fit raises :class:`CheckpointMismatchError` naming every offending key, and the model is
+left untouched.
+"""
+
+import math
 import pickle
 from pathlib import Path
 from typing import Any
@@ -7,8 +13,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
+from mmpretrain.models.backbones import VisionTransformer
 
-from .layouts import detect_layout, extract_backbone, unwrap
+from .layouts import detect_layout, detect_model_layout, extract_backbone, extract_model, select_prefix, unwrap
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -24,12 +31,16 @@ class CheckpointMismatchError(RuntimeError):
         if unexpected:
             lines.append(f'  unexpected in the checkpoint ({len(unexpected)}): {", ".join(unexpected)}')
         for name, ckpt_shape, model_shape in mismatched:
-            lines.append(f'  shape of {name}: checkpoint {tuple(ckpt_shape)} vs model {tuple(model_shape)}')
+            lines.append(f'  shape of {name}: checkpoint {_shape(ckpt_shape)} vs model {_shape(model_shape)}')
         lines.append(
             'Check that the arch (embed dims, depth, patch size) matches the checkpoint, and pass '
             'source=/encoder= if the layout was guessed wrong. Nothing was loaded.'
         )
         super().__init__('\n'.join(lines))
+
+
+def _shape(shape: tuple | str) -> str:
+    return shape if isinstance(shape, str) else str(tuple(shape))
 
 
 def safe_load(path: str | Path) -> dict[str, Any]:
@@ -56,26 +67,61 @@ def safe_load(path: str | Path) -> dict[str, Any]:
 def check_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str = 'checkpoint') -> None:
     """Raise :class:`CheckpointMismatchError` unless ``state_dict`` has exactly the model's keys and shapes.
 
-    A ``pos_embed`` for another number of patches is accepted: the backbone resizes it on load.
+    The one exemption: the ``pos_embed`` of an mmpretrain ``VisionTransformer`` (``LGPViT`` included) anywhere in
+    the model may be for another number of patches when the resize its load hook does will succeed (see
+    :func:`resizable_pos_embeds`). Everything else, the MAE decoder's ``decoder_pos_embed`` included, must match, so
+    that a strict ``load_state_dict`` after this check cannot fail half way.
     """
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = [
-        (k, tuple(state_dict[k].shape), tuple(expected[k].shape))
-        for k in sorted(set(expected) & set(state_dict))
-        if state_dict[k].shape != expected[k].shape and not _resizable(k, state_dict[k], expected[k])
-    ]
+    resizable = resizable_pos_embeds(model, state_dict)
+    mismatched = []
+    for key in sorted(set(expected) & set(state_dict)):
+        value, target = state_dict[key], expected[key]
+        if not isinstance(value, torch.Tensor):
+            mismatched.append((key, f'{type(value).__name__} (not a tensor)', tuple(target.shape)))
+        elif value.shape != target.shape and key not in resizable:
+            mismatched.append((key, tuple(value.shape), tuple(target.shape)))
     if missing or unexpected or mismatched:
         raise CheckpointMismatchError(source, missing, unexpected, mismatched)
 
 
-def _resizable(name: str, ckpt: torch.Tensor, target: torch.Tensor) -> bool:
-    return name.endswith('pos_embed') and ckpt.dim() == 3 and ckpt.shape[-1] == target.shape[-1]
+def resizable_pos_embeds(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> set[str]:
+    """The keys of ``state_dict`` that the model resizes on load: ``{prefix}pos_embed`` of each mmpretrain
+    ``VisionTransformer`` submodule, where its load hook (``_prepare_pos_embed``) will succeed.
+
+    The hook drops the CLS entry when the ViT has no CLS token and the checkpoint one more entry, then reshapes the
+    patch part to a square grid and interpolates it to the ViT's grid. That needs a (1, L, D) tensor of the ViT's
+    width D with a square number of patch tokens L - extra tokens.
+    """
+    keys = set()
+    for name, module in model.named_modules():
+        key = f'{name}.pos_embed' if name else 'pos_embed'
+        value = state_dict.get(key)
+        if isinstance(module, VisionTransformer) and isinstance(value, torch.Tensor):
+            if _pos_embed_resizes(module, value):
+                keys.add(key)
+    return keys
+
+
+def _pos_embed_resizes(vit: VisionTransformer, value: torch.Tensor) -> bool:
+    if not isinstance(getattr(vit, 'pos_embed', None), torch.Tensor):  # a ViT variant without absolute positions
+        return False
+    target = vit.pos_embed.shape
+    if value.dim() != 3 or value.shape[0] != 1 or value.shape[2] != target[2]:
+        return False
+    length = value.shape[1]
+    if not getattr(vit, 'with_cls_token', True) and length == target[1] + 1:
+        length -= 1
+    if length == target[1]:
+        return True
+    patches = length - getattr(vit, 'num_extra_tokens', 1)
+    return patches > 0 and math.isqrt(patches) ** 2 == patches
 
 
 def read_backbone(
-    checkpoint: str | Path | dict, source: str = 'auto', encoder: str = 'online'
+    checkpoint: str | Path | dict, source: str = 'auto', encoder: str = 'online', prefix: str | None = None
 ) -> tuple[dict[str, torch.Tensor], str, dict[str, list[str]]]:
     """The backbone weights of a checkpoint file or dict, in lgp names.
 
@@ -83,22 +129,31 @@ def read_backbone(
         checkpoint: a file path (loaded with :func:`safe_load`) or an already loaded checkpoint dict.
         source: a layout of :mod:`lgp.models.checkpoint.layouts` or ``auto`` to tell it from the keys.
         encoder: ``online`` (default) or ``momentum`` for checkpoints that hold both encoders.
+        prefix: keep only the keys under this prefix, stripped, before reading the layout (mmengine's
+            ``PretrainedInit(prefix=...)``; a missing trailing dot is added).
 
     Returns:
-        The backbone state dict, the layout read, and the keys dropped on purpose (decoder, projector, ...)
-        grouped by reason.
+        The backbone state dict, the layout read, and the keys dropped on purpose (decoder, projector, keys outside
+        ``prefix``, ...) grouped by reason.
     """
     loaded = safe_load(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
-    state_dict = unwrap(loaded)
+    state_dict, dropped = select_prefix(unwrap(loaded), prefix)
     layout = detect_layout(state_dict) if source == 'auto' else source
-    backbone, dropped = extract_backbone(state_dict, layout, encoder)
-    return backbone, layout, dropped
+    backbone, dropped_here = extract_backbone(state_dict, layout, encoder)
+    return backbone, layout, {**dropped, **dropped_here}
 
 
 def load_backbone_checkpoint(
-    model: nn.Module, checkpoint: str | Path | dict, source: str = 'auto', encoder: str = 'online'
+    model: nn.Module,
+    checkpoint: str | Path | dict,
+    source: str = 'auto',
+    encoder: str = 'online',
+    prefix: str | None = None,
 ) -> dict[str, list[str]]:
     """Load a checkpoint of any known layout into an lgp backbone, strictly (see :func:`read_backbone`).
+
+    ``load_backbone_checkpoint(backbone, **pretrained)`` takes the spec :func:`lgp.models.checkpoint.split_init_cfg`
+    gives for a ``Pretrained`` init_cfg.
 
     Returns:
         The keys dropped on purpose, grouped by reason; they are also logged.
@@ -106,24 +161,70 @@ def load_backbone_checkpoint(
     Raises:
         CheckpointMismatchError: naming every missing, unexpected or mis-shaped key; the model is left untouched.
     """
-    name = str(checkpoint) if isinstance(checkpoint, (str, Path)) else 'given as a dict'
-    state_dict, layout, dropped = read_backbone(checkpoint, source, encoder)
-    check_state_dict(model, state_dict, source=f'{name} (layout {layout!r}, {encoder} encoder)')
+    name = _name(checkpoint)
+    state_dict, layout, dropped = read_backbone(checkpoint, source, encoder, prefix)
+    where = f'{name} (layout {layout!r}, {encoder} encoder{f", prefix {prefix!r}" if prefix else ""})'
+    check_state_dict(model, state_dict, source=where)
     model.load_state_dict(state_dict, strict=True)
-    logger = MMLogger.get_current_instance()
-    logger.info(f'Loaded {len(state_dict)} backbone tensors from {name} (layout {layout!r}, {encoder} encoder).')
-    for reason, keys in dropped.items():
-        logger.info(f'Dropped {len(keys)} keys on purpose: {reason}.')
+    _log_loaded(f'Loaded {len(state_dict)} backbone tensors from {where}.', dropped)
     return dropped
 
 
-def load_model_checkpoint(model: nn.Module, checkpoint: str | Path) -> None:
-    """Load a whole-model checkpoint (lgp / mmengine ``{'state_dict': ...}``) strictly, naming any key that differs.
+def read_model(
+    checkpoint: str | Path | dict, source: str = 'auto'
+) -> tuple[dict[str, torch.Tensor], str, dict[str, list[str]]]:
+    """The state dict of lgp's whole model from a checkpoint file or dict (see :func:`layouts.extract_model`).
 
-    Unlike mmengine's ``load_from`` (``strict=False``: missing weights stay random, with a warning), a classifier
-    or segmentor evaluated from a file whose keys do not fit is an error here.
+    Args:
+        checkpoint: a file path (loaded with :func:`safe_load`) or an already loaded checkpoint dict.
+        source: ``mae`` (the official MAE release with its decoder -> lgp's ``LGPMAE``), ``mocov3`` (the official
+            MoCo v3 / original Layer Grafted release with projector, predictor and momentum encoder -> lgp's
+            ``LGPMoCoV3``, ``momentum_encoder.steps`` set to 1 so that training continues the momentum encoder from
+            the file's momentum weights), ``mmengine`` (lgp / mmengine's own, unchanged), or ``auto`` to tell it
+            from the keys (anything not recognised as an official release is taken as lgp's own).
+
+    Returns:
+        The whole-model state dict, the layout read, and the keys dropped on purpose grouped by reason (none for
+        these layouts: a key with no home keeps its name, for the strict check to name).
+    """
+    loaded = safe_load(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
+    state_dict = unwrap(loaded)
+    layout = detect_model_layout(state_dict) if source == 'auto' else source
+    model_state_dict, dropped = extract_model(state_dict, layout)
+    return model_state_dict, layout, dropped
+
+
+def load_model_checkpoint(
+    model: nn.Module, checkpoint: str | Path | dict, source: str = 'auto'
+) -> dict[str, list[str]]:
+    """Load a whole-model checkpoint strictly and all or nothing, naming any key that differs.
+
+    lgp / mmengine's own ``{'state_dict': ...}`` loads as it is; the official MAE (with decoder) and MoCo v3 /
+    Layer Grafted releases are converted first (:func:`read_model`). Unlike mmengine's ``load_from``
+    (``strict=False``: missing weights stay random, with a warning), a classifier or segmentor evaluated from a file
+    whose keys do not fit is an error here.
+
+    Returns:
+        The keys dropped on purpose, grouped by reason.
+
+    Raises:
+        CheckpointMismatchError: naming every missing, unexpected or mis-shaped key; the model is left untouched.
     """
     model = model.module if hasattr(model, 'module') and isinstance(model.module, nn.Module) else model
-    state_dict = unwrap(safe_load(checkpoint))
-    check_state_dict(model, state_dict, source=str(checkpoint))
+    state_dict, layout, dropped = read_model(checkpoint, source)
+    where = _name(checkpoint) if layout == 'mmengine' else f'{_name(checkpoint)} (layout {layout!r})'
+    check_state_dict(model, state_dict, source=where)
     model.load_state_dict(state_dict, strict=True)
+    _log_loaded(f'Loaded {len(state_dict)} tensors from {where}.', dropped)
+    return dropped
+
+
+def _name(checkpoint: str | Path | dict) -> str:
+    return str(checkpoint) if isinstance(checkpoint, (str, Path)) else 'given as a dict'
+
+
+def _log_loaded(message: str, dropped: dict[str, list[str]]) -> None:
+    logger = MMLogger.get_current_instance()
+    logger.info(message)
+    for reason, keys in dropped.items():
+        logger.info(f'Dropped {len(keys)} keys on purpose: {reason}.')

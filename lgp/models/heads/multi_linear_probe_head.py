@@ -2,21 +2,23 @@
 
 The original Layer Grafted linear evaluation (``main_lincls_sweep.py``) trains 70 probes in one pass over the data,
 lr = b x 10^s x batch / 256 for b in (1, 3, 5, 7, 9), s in -5..1, times weight decay in (0, 1e-6), and reports the
-best on the validation set. Here the probes are ``head.probes.{k}`` (``nn.Linear(D, C)`` each) behind one shared
-parameter-free BatchNorm: that BatchNorm has no parameters and every probe sees the same input, so sharing it gives
-exactly the outputs and running statistics of K separate ones, at 1/K of the cost.
+best on the validation set. Here the probes are ``head.probes.{k}`` (``nn.Linear(D, C)`` each), optionally behind one
+shared parameter-free BatchNorm (the original's ``--add_batch_norm``, off by default there): that BatchNorm has no
+parameters and every probe sees the same input, so sharing it gives exactly the outputs and running statistics of K
+separate ones, at 1/K of the cost.
 
 Per-probe optimisation goes through :class:`lgp.engine.GraftedOptimWrapperConstructor`'s ``custom_keys``, which
 multiply the optimiser's lr eta and weight decay w by the longest key found in a parameter's name
 (``'head.probes.3.'`` is not a substring of ``'head.probes.31.weight'``). With ``probe_lrs`` / ``probe_wds`` the K
-values and ``optimizer=dict(type=SGD, lr=eta, momentum=0.9, weight_decay=w)``, the config pattern is::
+values and ``optimizer=dict(type=SGD, lr=eta, weight_decay=w)``, the config pattern is::
 
     custom_keys={
         f'head.probes.{k}.': dict(lr_mult=probe_lrs[k] / eta, decay_mult=probe_wds[k] / w)
         for k in range(len(probe_lrs))
     }
 
-(w > 0 is a reference value; the biases, being 1-D, get no weight decay). ``auto_scale_lr`` rescales eta, so every
+(w > 0 is a reference value; ``weight_decay_rule`` says whether the biases are decayed too, as the original's
+``SGD(classifier.parameters(), weight_decay=wd)`` does). ``auto_scale_lr`` rescales eta, so every
 probe's lr keeps its ratio to it. The loss is the sum of the K cross-entropies: each probe's gradient is that of its
 own loss. At test time every probe's scores go to the data sample as ``probe_scores`` (K, C) for
 :class:`lgp.evaluation.MultiHeadAccuracy`; ``pred_score`` is probe ``predict_probe``'s.
@@ -38,7 +40,7 @@ from .linear_probe_head import LINEAR_INIT
 
 @MODELS.register_module()
 class MultiLinearProbeHead(ClsHead):
-    """K probes ``Linear(D, C)`` on ``BatchNorm1d(D, affine=False)`` of the last backbone output.
+    """K probes ``Linear(D, C)`` on the last backbone output, or on its ``BatchNorm1d(D, affine=False)``.
 
     Args:
         num_classes: C.
@@ -46,6 +48,8 @@ class MultiLinearProbeHead(ClsHead):
         lrs: the K probes' learning rates (as configured, before ``auto_scale_lr``); recorded for reports.
         weight_decays: the K probes' weight decays, same length.
         predict_probe: the probe whose softmax becomes ``pred_score`` (set it to the sweep's best to deploy one).
+        batch_norm: standardise the features with a parameter-free BatchNorm first (the original's
+            ``--add_batch_norm``).
         bn_eps: the BatchNorm's epsilon (1e-6 as the original).
         init_cfg: init of every probe (N(0, 0.01^2) weights, zero biases, as the original).
         **kwargs: ``ClsHead``'s ``loss`` (applied to each probe) and ``topk``.
@@ -58,6 +62,7 @@ class MultiLinearProbeHead(ClsHead):
         lrs: Sequence[float],
         weight_decays: Sequence[float],
         predict_probe: int = 0,
+        batch_norm: bool = False,
         bn_eps: float = 1e-6,
         init_cfg: dict | None = LINEAR_INIT,
         **kwargs,
@@ -73,7 +78,7 @@ class MultiLinearProbeHead(ClsHead):
         self.num_classes, self.in_channels = num_classes, in_channels
         self.lrs, self.weight_decays = [float(v) for v in lrs], [float(v) for v in weight_decays]
         self.predict_probe = predict_probe
-        self.bn = nn.BatchNorm1d(in_channels, affine=False, eps=bn_eps)
+        self.bn = nn.BatchNorm1d(in_channels, affine=False, eps=bn_eps) if batch_norm else nn.Identity()
         self.probes = nn.ModuleList(nn.Linear(in_channels, num_classes) for _ in self.lrs)
 
     @property
@@ -81,7 +86,7 @@ class MultiLinearProbeHead(ClsHead):
         return len(self.probes)
 
     def pre_logits(self, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """The standardised features (B, D), shared by every probe."""
+        """The features (B, D), standardised with ``batch_norm``, shared by every probe."""
         return self.bn(feats[-1])
 
     def forward(self, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """10 % few-shot head: the pre-trained projector's first layer (D -> 4096, BN, ReLU), then a new 4096 -> C layer.
 
-The projector's first layer lives in the pre-training checkpoint as
+The projector's first layer lives in the pre-training checkpoint (:data:`lgp.models.checkpoint.PROJECTOR_LAYOUTS`) as
 
 - lgp / mmpretrain (``NonLinearNeck``): ``neck.fc0.weight`` and ``neck.bn0.{weight,bias,running_mean,running_var,
   num_batches_tracked}`` (momentum encoder: ``momentum_encoder.module.1.``);
@@ -22,46 +22,20 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmengine.logging import MMLogger
+from mmengine.model import initialize
 from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 
-from ..checkpoint import CheckpointMismatchError, check_state_dict, safe_load, unwrap
-
-# layout -> encoder -> (candidate prefixes, {our module name: its name under the prefix})
-PROJECTOR_LAYOUTS = {
-    'mmengine': {
-        'online': (('neck.',), {'fc0': 'fc0', 'bn0': 'bn0'}),
-        'momentum': (('momentum_encoder.module.1.', 'momentum_encoder.module.neck.'), {'fc0': 'fc0', 'bn0': 'bn0'}),
-    },
-    'mocov3': {
-        'online': (('module.base_encoder.head.', 'base_encoder.head.'), {'fc0': '0', 'bn0': '1'}),
-        'momentum': (('module.momentum_encoder.head.', 'momentum_encoder.head.'), {'fc0': '0', 'bn0': '1'}),
-    },
-}
-
-
-def read_projector_first_layer(
-    state_dict: dict[str, torch.Tensor], source: str = 'auto', encoder: str = 'online'
-) -> tuple[dict[str, torch.Tensor], str]:
-    """The projector's first Linear and BN as ``{'fc0.weight': ..., 'bn0.weight': ..., ...}`` and the layout read.
-
-    Returns an empty dict when no key of the layout(s) tried is present (the caller reports what is missing).
-    """
-    layouts = list(PROJECTOR_LAYOUTS) if source == 'auto' else [source]
-    if any(layout not in PROJECTOR_LAYOUTS for layout in layouts):
-        raise ValueError(f'source must be auto or one of {list(PROJECTOR_LAYOUTS)}, got {source!r}.')
-    if encoder not in ('online', 'momentum'):
-        raise ValueError(f"encoder must be 'online' or 'momentum', got {encoder!r}.")
-    for layout in layouts:
-        prefixes, names = PROJECTOR_LAYOUTS[layout][encoder]
-        for prefix in prefixes:
-            found = {}
-            for ours, theirs in names.items():
-                start = f'{prefix}{theirs}.'
-                found.update({f'{ours}.{k[len(start) :]}': v for k, v in state_dict.items() if k.startswith(start)})
-            if found:
-                return found, layout
-    return {}, source
+from ..checkpoint import (
+    PROJECTOR_LAYOUTS,
+    CheckpointMismatchError,
+    check_state_dict,
+    read_projector_first_layer,
+    safe_load,
+    select_prefix,
+    split_init_cfg,
+    unwrap,
+)
 
 
 @MODELS.register_module()
@@ -76,7 +50,8 @@ class ProjectorClsHead(ClsHead):
         with_norm_act: keep the projector's BN (bn0) and ReLU after fc0; False: fc0 then fc, the original release.
         norm_cfg: bn0 (``BN1d``; ``sync_bn='torch'`` in a config synchronises it across GPUs).
         fc_std: std of the new layer's truncated-normal init (2e-5, as MAE's fine-tuning head); zero bias.
-        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, source='auto', encoder='online')`` loads fc0 and bn0
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, source='auto', encoder='online', prefix=None)``, alone
+            or in a list with other initialisers (:func:`lgp.models.checkpoint.split_init_cfg`), loads fc0 and bn0
             strictly from a pre-training checkpoint (:data:`PROJECTOR_LAYOUTS`): a missing, unexpected or mis-shaped
             key is a :class:`lgp.models.checkpoint.CheckpointMismatchError`. Without it fc0 / bn0 keep PyTorch's
             init (e.g. to build a model whose fine-tuned weights are loaded afterwards).
@@ -115,25 +90,30 @@ class ProjectorClsHead(ClsHead):
         return self.fc(self.pre_logits(feats))
 
     def init_weights(self) -> None:
-        """New fc: truncated normal (std ``fc_std``), zero bias; fc0 / bn0 from a Pretrained init_cfg's checkpoint."""
+        """New fc: truncated normal (std ``fc_std``), zero bias; then the init_cfg's other initialisers, if any; then
+        fc0 / bn0 from the checkpoint of its ``Pretrained`` entry, in any form mmengine accepts (a dict or a list)."""
         nn.init.trunc_normal_(self.fc.weight, std=self.fc_std)
         nn.init.zeros_(self.fc.bias)
-        cfg = self.init_cfg
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            self.load_projector(
-                cfg['checkpoint'], source=cfg.get('source', 'auto'), encoder=cfg.get('encoder', 'online')
-            )
+        pretrained, others = split_init_cfg(self.init_cfg)
+        if others:
+            initialize(self, others)
+        if pretrained is not None:
+            self.load_projector(**pretrained)
         self._is_init = True
 
-    def load_projector(self, checkpoint: str | Path | dict, source: str = 'auto', encoder: str = 'online') -> None:
+    def load_projector(
+        self, checkpoint: str | Path | dict, source: str = 'auto', encoder: str = 'online', prefix: str | None = None
+    ) -> None:
         """Copy the projector's first Linear + BN of ``checkpoint`` (a path or a loaded dict) into fc0 / bn0, strictly.
+
+        ``prefix`` keeps only the checkpoint's keys under it, stripped, before the projector is looked for.
 
         Raises:
             CheckpointMismatchError: naming every missing, unexpected or mis-shaped key; nothing is loaded then.
         """
         name = str(checkpoint) if isinstance(checkpoint, (str, Path)) else 'given as a dict'
         loaded = safe_load(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
-        state_dict, layout = read_projector_first_layer(unwrap(loaded), source, encoder)
+        state_dict, layout = read_projector_first_layer(select_prefix(unwrap(loaded), prefix)[0], source, encoder)
         if not self.with_norm_act:  # the projector's BN is not part of this head (the original release's choice)
             state_dict = {k: v for k, v in state_dict.items() if not k.startswith('bn0.')}
         target = nn.ModuleDict({'fc0': self.fc0, **({'bn0': self.bn0} if self.with_norm_act else {})})

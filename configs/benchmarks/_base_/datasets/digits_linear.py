@@ -13,14 +13,10 @@ data_preprocessor.num_classes = num_classes
 train_pipeline[1].scale = 32  # RandomResizedCrop
 test_pipeline[1].scale = 32  # ResizeEdge
 test_pipeline[2].crop_size = 32  # CenterCrop
-for loader in (train_dataloader, val_dataloader):
+for loader, split, pipeline in ((train_dataloader, 'train', train_pipeline), (val_dataloader, 'val', test_pipeline)):
     loader.update(batch_size=64, num_workers=2, persistent_workers=False, pin_memory=False)
-del loader
-# replaced whole (update() would merge them with ImageNet's split=)
-train_dataloader.dataset = dict(
-    type=CustomDataset, data_root=data_root, ann_file='meta/train.txt', data_prefix='', pipeline=train_pipeline
-)
-val_dataloader.dataset = dict(
-    type=CustomDataset, data_root=data_root, ann_file='meta/val.txt', data_prefix='', pipeline=test_pipeline
-)
+    loader.dataset = dict(
+        type=CustomDataset, data_root=data_root, ann_file=f'meta/{split}.txt', data_prefix='', pipeline=pipeline
+    )
+del loader, split, pipeline
 test_dataloader = val_dataloader

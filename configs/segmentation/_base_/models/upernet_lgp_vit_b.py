@@ -10,12 +10,14 @@
 #     level (loss weight 0.4); sliding-window test (512 crops, stride 341).
 # The heads' BN is plain BN here and sync_bn='torch' synchronises it across GPUs when training is distributed (as
 # mmseg's SyncBN; tools/train.py keeps it per process on CPU-only gloo runs, where SyncBatchNorm cannot run).
+from mmengine.config import read_base
 from mmseg.models import EncoderDecoder, SegDataPreProcessor
 from mmseg.models.decode_heads import FCNHead, UPerHead
 from mmseg.models.losses import CrossEntropyLoss
 from mmseg.models.necks import MultiLevelNeck
 
-from lgp.models import LGPViT
+with read_base():
+    from ...._base_.models.lgp_vit_b import backbone
 
 num_classes = 150
 norm_cfg = dict(type='BN', requires_grad=True)
@@ -32,10 +34,8 @@ model = dict(
         size=(512, 512),
     ),
     backbone=dict(
-        type=LGPViT,
-        arch='b',
+        backbone,
         img_size=512,
-        patch_size=16,
         out_type='featmap',
         out_indices=[3, 5, 7, 11],
         pos_embed_type='learnable',
@@ -71,3 +71,4 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)),
 )
+del backbone
