@@ -22,7 +22,6 @@ from pathlib import Path
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
@@ -34,6 +33,7 @@ from lgp.evaluation import (
     prepare_features,
     sweep_lambdas,
 )
+from lgp.engine import load_config
 from lgp.evaluation.logistic_regression import SOLVERS
 from lgp.models.checkpoint import load_backbone_checkpoint
 
@@ -123,12 +123,9 @@ def format_table(sweep: dict) -> str:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     if cfg.get('test_dataloader') is None:
         raise ValueError(f'{args.config} defines no test_dataloader: use a classification (transfer) config.')
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     work_dir = Path(args.work_dir or osp.join('work_dirs', 'fewshot', osp.splitext(osp.basename(args.config))[0]))
     work_dir.mkdir(parents=True, exist_ok=True)
 

@@ -11,9 +11,13 @@ The data ship inside scikit-learn, so the quick start and the tests run offline.
         meta/classes.txt              # one class name a line, in label order
         meta/train_1percent.txt       # class-balanced 1 % / 10 % of train (lgp.datasets.splits), same format
         meta/train_10percent.txt
+        meta/train_13perclass.txt     # 13 images a class, as many as ImageNet's 1 %
+
+:func:`write_imagenet_folder` writes this layout for any labelled images (Fashion-MNIST uses it too).
 """
 
 import shutil
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +45,53 @@ def split_indices(labels: np.ndarray, val_fraction: float, seed: int) -> dict[st
     return {'train': np.sort(train), 'val': np.sort(val)}
 
 
+def write_imagenet_folder(
+    out_dir: str | Path,
+    classes: Sequence[str],
+    splits: Mapping[str, Iterable[tuple[int, int, Image.Image]]],
+    seed: int = 0,
+) -> dict[str, int]:
+    """Write labelled images in the layout of the module docstring, with ``meta/classes.txt`` and the few-shot splits.
+
+    Args:
+        out_dir: destination; its ``meta`` folder and the folders of ``splits`` are replaced, anything else is kept.
+        classes: the K class names in label order; the folder names. They must sort in label order, as readers
+            that scan the class folders (mmpretrain without an ``ann_file``, ``make_split.py``) number them so.
+        splits: split name (``train``, ``val``) -> ``(index, label, image)`` triples, written to
+            ``<split>/<classes[label]>/<index:05d>.png`` and listed in ``meta/<split>.txt`` in the given order.
+        seed: seed of the few-shot splits drawn from ``meta/train.txt`` (``splits.write_fewshot_splits``).
+
+    Returns:
+        The number of images written per split.
+
+    Raises:
+        ValueError: for class names that do not sort in label order.
+    """
+    if list(classes) != sorted(classes):
+        raise ValueError(
+            f'Class names {list(classes)} do not sort in label order; readers that scan the folders would number '
+            'them otherwise. Prefix them with the label, e.g. "0_cat", "1_dog".'
+        )
+    out_dir = Path(out_dir)
+    for name in (*splits, 'meta'):
+        shutil.rmtree(out_dir / name, ignore_errors=True)
+    (out_dir / 'meta').mkdir(parents=True)
+    (out_dir / 'meta' / 'classes.txt').write_text(''.join(f'{name}\n' for name in classes))
+    counts = {}
+    for split, items in splits.items():
+        for name in classes:
+            (out_dir / split / name).mkdir(parents=True)
+        lines = []
+        for index, label, image in items:
+            rel_path = f'{split}/{classes[label]}/{index:05d}.png'
+            image.save(out_dir / rel_path)
+            lines.append(f'{rel_path} {label}\n')
+        (out_dir / 'meta' / f'{split}.txt').write_text(''.join(lines))
+        counts[split] = len(lines)
+    write_fewshot_splits(out_dir, seed=seed)
+    return counts
+
+
 def write_digits_imagenet(
     out_dir: str | Path, size: int = 32, val_fraction: float = 0.2, seed: int = 0
 ) -> dict[str, int]:
@@ -52,7 +103,8 @@ def write_digits_imagenet(
         val_fraction: fraction of each class that goes to ``val``.
         seed: seed of the stratified split; the same seed always gives the same split.
 
-    Also writes the few-shot splits ``meta/train_{1,10}percent.txt`` drawn with ``seed``.
+    Also writes the few-shot splits ``meta/train_{1,10}percent.txt`` and ``meta/train_13perclass.txt`` drawn with
+    ``seed``.
 
     Returns:
         The number of images written per split, ``{'train': ..., 'val': ...}``.
@@ -62,24 +114,11 @@ def write_digits_imagenet(
     digits = load_digits()
     labels = digits.target.astype(int)
     indices = split_indices(labels, val_fraction, seed)
-    out_dir = Path(out_dir)
-    for name in (*SPLITS, 'meta'):
-        shutil.rmtree(out_dir / name, ignore_errors=True)
-    (out_dir / 'meta').mkdir(parents=True)
-    (out_dir / 'meta' / 'classes.txt').write_text(''.join(f'{name}\n' for name in DIGIT_CLASSES))
-    counts = {}
-    for split in SPLITS:
-        lines = []
-        for index in indices[split]:
-            label = int(labels[index])
-            rel_path = f'{split}/{DIGIT_CLASSES[label]}/{index:05d}.png'
-            (out_dir / rel_path).parent.mkdir(parents=True, exist_ok=True)
-            digit_to_rgb(digits.images[index], size).save(out_dir / rel_path)
-            lines.append(f'{rel_path} {label}\n')
-        (out_dir / 'meta' / f'{split}.txt').write_text(''.join(lines))
-        counts[split] = len(lines)
-    write_fewshot_splits(out_dir, seed=seed)
-    return counts
+    splits = {
+        split: ((int(i), int(labels[i]), digit_to_rgb(digits.images[i], size)) for i in indices[split])
+        for split in SPLITS
+    }
+    return write_imagenet_folder(out_dir, DIGIT_CLASSES, splits, seed=seed)
 
 
-__all__ = ['DIGIT_CLASSES', 'digit_to_rgb', 'split_indices', 'write_digits_imagenet']
+__all__ = ['DIGIT_CLASSES', 'digit_to_rgb', 'split_indices', 'write_digits_imagenet', 'write_imagenet_folder']

@@ -4,7 +4,14 @@ from .hooks import EpochSeedHook, GradientConflictHook
 from .optim_wrappers import CPUAmpOptimWrapper
 from .optimizers import GraftedOptimWrapperConstructor
 from .runner import StrictRunner
-from .runtime import AMP_DTYPES, check_schedule_fits, enable_amp, scale_lr_for_accumulation, setup_cpu_distributed
+from .runtime import (
+    AMP_DTYPES,
+    check_schedule_fits,
+    enable_amp,
+    load_config,
+    scale_lr_for_accumulation,
+    setup_cpu_distributed,
+)
 
 __all__ = [
     'AMP_DTYPES',
@@ -15,6 +22,7 @@ __all__ = [
     'StrictRunner',
     'check_schedule_fits',
     'enable_amp',
+    'load_config',
     'scale_lr_for_accumulation',
     'setup_cpu_distributed',
 ]

@@ -13,6 +13,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.registry import init_default_scope
 
 from . import optim_wrappers  # noqa: F401  (registers CPUAmpOptimWrapper)
 
@@ -102,6 +103,16 @@ def scale_lr_for_accumulation(cfg: Config) -> bool:
     return True
 
 
+def load_config(path: str, cfg_options: dict | None = None) -> Config:
+    """``Config.fromfile(path)`` with ``--cfg-options`` merged and the config's default scope set (mmpretrain if it
+    names none): for the tools that build parts of a config's model or data without a runner."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    return cfg
+
+
 def check_schedule_fits(cfg: Config) -> None:
     """Raise ``ValueError`` if a param scheduler begins at or after the end of the run.
 
@@ -130,4 +141,11 @@ def check_schedule_fits(cfg: Config) -> None:
                 )
 
 
-__all__ = ['AMP_DTYPES', 'check_schedule_fits', 'enable_amp', 'scale_lr_for_accumulation', 'setup_cpu_distributed']
+__all__ = [
+    'AMP_DTYPES',
+    'check_schedule_fits',
+    'enable_amp',
+    'load_config',
+    'scale_lr_for_accumulation',
+    'setup_cpu_distributed',
+]

@@ -161,11 +161,11 @@ def run_options(digits_root: Path, checkpoint: Path, max_epochs: int) -> list[st
 
 
 def train_then_test(
-    config: str, digits_root: Path, checkpoint: Path, work_dir: Path, run_tool, max_epochs: int = 1
+    config: str, digits_root: Path, checkpoint: Path, work_dir: Path, run_tool, max_epochs: int = 1, *extra: str
 ) -> dict:
-    """tools/train.py for ``max_epochs``, then tools/test.py on its last checkpoint; returns the metrics test.py
-    printed."""
-    options = run_options(digits_root, checkpoint, max_epochs)
+    """tools/train.py for ``max_epochs`` (``extra``: more ``--cfg-options``), then tools/test.py on its last
+    checkpoint; returns the metrics test.py printed."""
+    options = [*run_options(digits_root, checkpoint, max_epochs), *extra]
     run_tool(['tools/train.py', str(BENCHMARKS / config), '--work-dir', str(work_dir), *options])
     metrics_file = work_dir / 'metrics.json'
     result = run_tool(
@@ -199,9 +199,10 @@ def test_linear_probe_twin_trains_and_tests(digits_root: Path, nano_checkpoint: 
 
 
 def test_finetune_twin_trains_and_tests(digits_root: Path, nano_checkpoint: Path, tmp_path: Path, run_tool) -> None:
-    """Two epochs: the twin warms up for one, and a run must outlast its warm-up."""
+    """Two epochs, one of them warm-up (a run must outlast its warm-up)."""
+    warm_up = ('param_scheduler.0.end=1', 'param_scheduler.1.begin=1')
     metrics = train_then_test(
-        'finetune_lgp-vit-nano_digits.py', digits_root, nano_checkpoint, tmp_path, run_tool, max_epochs=2
+        'finetune_lgp-vit-nano_digits.py', digits_root, nano_checkpoint, tmp_path, run_tool, 2, *warm_up
     )
     assert 0.0 <= metrics['accuracy/top1'] <= 100.0
     trained = torch.load(tmp_path / 'epoch_2.pth', weights_only=True)['state_dict']

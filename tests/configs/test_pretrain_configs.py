@@ -266,3 +266,13 @@ def test_adamw_schedules_are_fused_and_update_like_the_default(schedule):
     for (name, p), q in zip(models[0].named_parameters(), models[1].parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7, msg=name)
     assert not torch.equal(models[0].backbone.layers[0].ln1.weight, torch.ones(48))  # the parameters did move
+
+
+def test_fashion_mnist_twin_changes_only_the_data_and_the_scale():
+    """mae_vit-nano_fashion-mnist.py is mae_vit-nano_digits.py on another data root, with its own batch and length."""
+    digits, fashion = load('mae_vit-nano_digits.py'), load('mae_vit-nano_fashion-mnist.py')
+    assert fashion.train_dataloader.dataset.data_root == 'data/fashion-mnist'
+    assert fashion.train_dataloader.dataset.pipeline == digits.train_dataloader.dataset.pipeline
+    assert fashion.model == digits.model and fashion.optim_wrapper == digits.optim_wrapper
+    assert (fashion.train_dataloader.batch_size, fashion.train_cfg.max_epochs) == (256, 10)
+    assert [s.type for s in fashion.param_scheduler] == [s.type for s in digits.param_scheduler]

@@ -1,5 +1,5 @@
 """The digits writer (lgp.datasets.digits): counts, stratified deterministic split, annotation files, images,
-idempotence, argument checks."""
+idempotence, argument checks; the class-name check of the shared folder writer."""
 
 from collections import Counter
 from pathlib import Path
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from lgp.datasets import DIGIT_CLASSES, split_indices, write_digits_imagenet
+from lgp.datasets import DIGIT_CLASSES, split_indices, write_digits_imagenet, write_imagenet_folder
 
 
 def read_annotations(root: Path, split: str) -> list[tuple[str, int]]:
@@ -93,3 +93,10 @@ def test_bad_arguments_raise(tmp_path: Path) -> None:
         write_digits_imagenet(tmp_path, val_fraction=1.0)
     with pytest.raises(ValueError, match='size'):
         write_digits_imagenet(tmp_path, size=0)
+
+
+def test_class_names_must_sort_in_label_order(tmp_path: Path) -> None:
+    image = Image.new('RGB', (4, 4))
+    with pytest.raises(ValueError, match=r"\['dog', 'cat'\] do not sort in label order"):
+        write_imagenet_folder(tmp_path, ['dog', 'cat'], {'train': [(0, 0, image)]})
+    assert not any(tmp_path.iterdir())  # refused before anything is written

@@ -1,5 +1,5 @@
-"""Split files (lgp.datasets.splits): the original format, class-balanced draws, the digits' few-shot splits,
-mmpretrain reading them."""
+"""Split files (lgp.datasets.splits): the original format, class-balanced draws, the digits' few-shot splits, images
+per class of a split, mmpretrain reading them."""
 
 import random
 from collections import Counter
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mmpretrain.datasets import CustomDataset
 
-from lgp.datasets import make_class_balanced_split, read_split, write_fewshot_splits, write_split
+from lgp.datasets import images_per_class, make_class_balanced_split, read_split, write_fewshot_splits, write_split
 from lgp.datasets.splits import SplitFormatError
 
 # the first lines of the original release's split/imagenet/imagenet_1percent.txt (unsorted, as published)
@@ -85,16 +85,44 @@ def test_too_few_images_or_bad_arguments_raise() -> None:
 
 def test_digits_fewshot_splits(digits_root: Path, tmp_path: Path) -> None:
     train = set(read_split(digits_root / 'meta' / 'train.txt'))
-    one, ten = (read_split(digits_root / 'meta' / f'train_{p}percent.txt') for p in (1, 10))
+    val = set(read_split(digits_root / 'meta' / 'val.txt'))
+    one, ten, thirteen = (
+        read_split(digits_root / 'meta' / name)
+        for name in ('train_1percent.txt', 'train_10percent.txt', 'train_13perclass.txt')
+    )
     assert len(one) == 14 and len(ten) == 144  # round(1 % / 10 % of 1,437)
     assert set(Counter(label for _, label in one)) == set(range(10))  # every digit at least once
     assert set(Counter(label for _, label in ten).values()) == {14, 15}
-    assert set(one) <= train and set(ten) <= train
+    assert Counter(label for _, label in thirteen) == dict.fromkeys(range(10), 13)  # as many as ImageNet's 1 %
+    for split in (one, ten, thirteen):
+        assert set(split) <= train and not set(split) & val
     copy = tmp_path / 'copy'
     (copy / 'meta').mkdir(parents=True)
     (copy / 'meta' / 'train.txt').write_text((digits_root / 'meta' / 'train.txt').read_text())
-    assert write_fewshot_splits(copy) == {'train_1percent.txt': 14, 'train_10percent.txt': 144}
+    assert write_fewshot_splits(copy) == {
+        'train_1percent.txt': 14,
+        'train_10percent.txt': 144,
+        'train_13perclass.txt': 130,
+    }
     assert read_split(copy / 'meta' / 'train_1percent.txt') == one  # same seed, same split
+    assert read_split(copy / 'meta' / 'train_13perclass.txt') == thirteen
+
+
+def test_images_per_class(tmp_path: Path) -> None:
+    path = tmp_path / 'split.txt'
+    write_split(path, synthetic_samples({0: 3, 2: 1, 3: 4}))
+    size = images_per_class(path)
+    assert (size.images, size.classes, size.min, size.max, size.mean) == (8, 3, 1, 4, 8 / 3)
+    assert str(size) == '8 images, 1-4 (mean 2.7) a class over 3 classes'
+    size = images_per_class(path, num_classes=5)  # classes 1 and 4 hold none
+    assert (size.images, size.classes, size.min, size.max, size.mean) == (8, 5, 0, 4, 1.6)
+    write_split(path, synthetic_samples({0: 2, 1: 2}))
+    assert str(images_per_class(path)) == '4 images, 2 a class over 2 classes'
+    with pytest.raises(ValueError, match='holds label 1, but num_classes is 1'):
+        images_per_class(path, num_classes=1)
+    path.write_text('\n')
+    with pytest.raises(ValueError, match='holds no images'):
+        images_per_class(path)
 
 
 def test_mmpretrain_custom_dataset_reads_a_split(digits_root: Path) -> None:
