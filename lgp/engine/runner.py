@@ -1,8 +1,6 @@
 """mmengine's Runner with strict checkpoint loading for ``load_from`` and ``resume``, and data loading seeded per
 sample."""
 
-import re
-
 import torch
 from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.model import is_model_wrapper
@@ -11,7 +9,7 @@ from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
 from ..datasets.seeded_sampling import SeededDataset, SeededInfiniteSampler, SeededSampler
-from ..models.checkpoint import check_state_dict, read_model, safe_load
+from ..models.checkpoint import load_model_checkpoint, safe_load
 
 # mmengine's samplers (as classes or registry names) and their seeded versions
 SEEDED_SAMPLERS = {
@@ -60,22 +58,15 @@ class StrictRunner(Runner):
         self, filename: str, map_location: str = 'cpu', strict: bool = True, revise_keys: list | None = None
     ) -> dict:
         """mmengine's ``Runner.load_checkpoint``, reading the file once with :func:`safe_load` (on the CPU; the
-        optimiser state moves to its parameters' device when loaded) and loading it strictly, all or nothing.
-
-        The state dict is read with :func:`lgp.models.checkpoint.read_model` (so ``load_from`` also takes the
-        official MAE-with-decoder and MoCo v3 releases), renamed by ``revise_keys`` (``[(pattern, replacement)]``,
-        ``re.sub`` on every key, mmengine's default strips DDP's ``module.``), then checked and loaded.
-        ``map_location`` and ``strict`` are accepted for mmengine's callers and not used.
+        optimiser state moves to its parameters' device when loaded) and loading it with
+        :func:`lgp.models.checkpoint.load_model_checkpoint`: strictly, all or nothing, the official MAE-with-decoder
+        and MoCo v3 releases converted, ``revise_keys`` (mmengine's default strips DDP's ``module.``) applied before
+        the check. ``map_location`` and ``strict`` are accepted for mmengine's callers and not used.
         """
         checkpoint = safe_load(filename)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        state_dict, layout, _ = read_model(checkpoint)
-        for pattern, replacement in [(r'^module\.', '')] if revise_keys is None else revise_keys:
-            state_dict = {re.sub(pattern, replacement, key): value for key, value in state_dict.items()}
-        where = filename if layout == 'mmengine' else f'{filename} (layout {layout!r})'
-        check_state_dict(model, state_dict, source=where)
-        model.load_state_dict(state_dict, strict=True)
+        revise_keys = [(r'^module\.', '')] if revise_keys is None else revise_keys
+        load_model_checkpoint(model, checkpoint, revise_keys=revise_keys, name=filename)
         self._has_loaded = True
-        self.logger.info(f'Load checkpoint from {where}')
         return checkpoint

@@ -196,6 +196,17 @@ def unwrap(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     )
 
 
+def _first_present(state_dict: dict[str, torch.Tensor], prefixes: tuple[str, ...]) -> str | None:
+    """The first of ``prefixes`` that some key starts with, or None."""
+    return next((p for p in prefixes if any(k.startswith(p) for k in state_dict)), None)
+
+
+def _split_prefix(state_dict: dict[str, torch.Tensor], prefix: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The keys under ``prefix`` with the prefix stripped, and the other keys."""
+    kept = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    return kept, [k for k in state_dict if not k.startswith(prefix)]
+
+
 def select_prefix(
     state_dict: dict[str, torch.Tensor], prefix: str | None
 ) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
@@ -213,14 +224,13 @@ def select_prefix(
     if not prefix:
         return state_dict, {}
     prefix = prefix if prefix.endswith('.') else prefix + '.'
-    kept = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    kept, others = _split_prefix(state_dict, prefix)
     if not kept:
         first = sorted({k.split('.', 1)[0] + '.' for k in state_dict})[:10]
         raise ValueError(
             f'No key of the checkpoint starts with prefix={prefix!r} (its keys start with {first}). Set prefix to '
             "the part of the names before the module's own (e.g. prefix='backbone.'), or leave it out."
         )
-    others = [k for k in state_dict if not k.startswith(prefix)]
     return kept, ({f'outside prefix {prefix!r}': others} if others else {})
 
 
@@ -331,10 +341,10 @@ def _mae_model(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def _mocov3_model(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    def part(name: str) -> str | None:  # the prefix of a part, with or without DistributedDataParallel's module.
-        return next((p for p in _MOCOV3_PARTS[name] if any(k.startswith(p) for k in state_dict)), None)
-
-    online, momentum, predictor = part('online'), part('momentum'), part('predictor')
+    # the prefix of each part, with or without DistributedDataParallel's module.
+    online, momentum, predictor = (
+        _first_present(state_dict, _MOCOV3_PARTS[p]) for p in ('online', 'momentum', 'predictor')
+    )
     encoders = [
         (prefix, _LGP_PARTS[backbone], _LGP_PARTS[projector])
         for prefix, backbone, projector in (
@@ -388,11 +398,10 @@ def read_projector_first_layer(
 
 
 def _strip_encoder_prefix(state_dict: dict, prefixes: tuple[str, ...]) -> tuple[dict, dict[str, list[str]]]:
-    prefix = next((p for p in prefixes if any(k.startswith(p) for k in state_dict)), None)
+    prefix = _first_present(state_dict, prefixes)
     if prefix is None:
         raise KeyError(f'No key of the checkpoint starts with any of {prefixes}: it holds no such encoder.')
-    kept = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
-    others = [k for k in state_dict if not k.startswith(prefix)]
+    kept, others = _split_prefix(state_dict, prefix)
     return kept, (
         {f'everything outside {prefix!r} (other encoder, projector, predictor, heads)': others} if others else {}
     )

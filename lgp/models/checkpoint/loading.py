@@ -7,6 +7,8 @@ left untouched.
 
 import math
 import pickle
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +197,11 @@ def read_model(
 
 
 def load_model_checkpoint(
-    model: nn.Module, checkpoint: str | Path | dict, source: str = 'auto'
+    model: nn.Module,
+    checkpoint: str | Path | dict,
+    source: str = 'auto',
+    revise_keys: Sequence[tuple[str, str]] = (),
+    name: str | None = None,
 ) -> dict[str, list[str]]:
     """Load a whole-model checkpoint strictly and all or nothing, naming any key that differs.
 
@@ -203,6 +209,11 @@ def load_model_checkpoint(
     Layer Grafted releases are converted first (:func:`read_model`). Unlike mmengine's ``load_from``
     (``strict=False``: missing weights stay random, with a warning), a classifier or segmentor evaluated from a file
     whose keys do not fit is an error here.
+
+    Args:
+        revise_keys: ``[(pattern, replacement)]``, ``re.sub`` on every key after reading, before the check
+            (mmengine's ``load_checkpoint`` option).
+        name: how the messages name the checkpoint (default: its path, or "given as a dict").
 
     Returns:
         The keys dropped on purpose, grouped by reason.
@@ -212,7 +223,10 @@ def load_model_checkpoint(
     """
     model = model.module if hasattr(model, 'module') and isinstance(model.module, nn.Module) else model
     state_dict, layout, dropped = read_model(checkpoint, source)
-    where = _name(checkpoint) if layout == 'mmengine' else f'{_name(checkpoint)} (layout {layout!r})'
+    for pattern, replacement in revise_keys:
+        state_dict = {re.sub(pattern, replacement, key): value for key, value in state_dict.items()}
+    name = name or _name(checkpoint)
+    where = name if layout == 'mmengine' else f'{name} (layout {layout!r})'
     check_state_dict(model, state_dict, source=where)
     model.load_state_dict(state_dict, strict=True)
     _log_loaded(f'Loaded {len(state_dict)} tensors from {where}.', dropped)
