@@ -3,12 +3,15 @@
     python tools/demo.py [--work-dir work_dirs/demo] [--data data/digits] [--seed 0]
 
 1. writes the digits as an ImageNet-style folder with 1 % and 10 % split files (if not there yet);
-2. pre-trains the nano LGPViT three ways (configs/demo/): MAE (MIM), MoCo v3 (CL) from scratch, and Layer Grafted
-   Pre-training (MoCo v3 continued from the MAE weights, lower blocks at 0.1x);
+2. pre-trains the nano LGPViT three ways, three rows of the study (configs/study/): MAE (MIM), MoCo v3 (CL) from
+   scratch, and Layer Grafted Pre-training (MoCo v3 continued from the MAE weights, lower blocks at 0.1x);
 3. evaluates each frozen encoder (CLS token after the final norm, test transform): a linear classifier on the
    features of all training images ("linear"), and the few-shot protocol on the 1 % and 10 % splits: features
    centred and L2-normalised, multinomial logistic regression with an L2 penalty, lambda swept, top-1 on val;
 4. prints the table, writes it as ``results.md`` (and ``results.json``) and the loss curves as ``loss_curves.png``.
+
+The whole study (every Table 1 row over seeds, fine-tuning, Figure 1, attention distance, lr search) is
+``tools/study.py``.
 
 The "linear" column fits the same logistic regression on all labelled features: at this scale a convex fit on cached
 features stands in for the SGD probe of configs/benchmarks/linear_*.py, which trains the same BN + linear head.
@@ -23,24 +26,18 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-from mmengine.runner import Runner
-from mmpretrain.datasets import CustomDataset, PackInputs
-from mmpretrain.models import ClsDataPreprocessor
-
 from lgp.datasets import write_digits_imagenet
-from lgp.datasets.transforms import LGPLoadImageFromFile
-from lgp.evaluation import extract_features, feature_cache_key, prepare_features, sweep_lambdas
-from lgp.models import LGPViT
-from lgp.models.checkpoint import load_backbone_checkpoint
+from lgp.engine import load_config
+from lgp.evaluation.frozen_encoder import fewshot_top1, frozen_features
 
 REPO = Path(__file__).resolve().parents[1]
 # (name in the table, run folder, config, the run whose weights it starts from)
 RUNS = (
-    ('MIM (MAE)', 'mae', 'configs/demo/mae_vit_nano_digits.py', None),
-    ('CL (MoCo v3)', 'mocov3', 'configs/demo/mocov3_vit_nano_digits.py', None),
-    ('Layer Grafted (MIM -> CL)', 'grafted', 'configs/demo/grafted_vit_nano_digits.py', 'mae'),
+    ('MIM (MAE)', 'mae', 'configs/study/mae_vit_nano_digits.py', None),
+    ('CL (MoCo v3)', 'mocov3', 'configs/study/mocov3_vit_nano_digits.py', None),
+    ('Layer Grafted (MIM -> CL)', 'grafted', 'configs/study/grafted_vit_nano_digits.py', 'mae'),
 )
+EVAL_CONFIG = 'configs/benchmarks/linear_lgp-vit-nano_digits.py'  # the frozen encoder and its test transform
 SPLITS = {
     'linear': 'meta/train.txt',
     '1% few-shot': 'meta/train_1percent.txt',
@@ -82,45 +79,11 @@ def pretrain(config: str, work_dir: Path, data: Path, seed: int, init: Path | No
     return max(work_dir.glob('epoch_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
 
 
-def dataloader(data: Path, ann_file: str) -> dict:
-    """Test-time loading (no augmentation) of the images listed in ``ann_file``."""
-    return dict(
-        batch_size=256,
-        num_workers=0,
-        sampler=dict(type='DefaultSampler', shuffle=False),
-        dataset=dict(
-            type=CustomDataset,
-            data_root=str(data),
-            ann_file=ann_file,
-            data_prefix='',
-            pipeline=[dict(type=LGPLoadImageFromFile), dict(type=PackInputs)],
-        ),
-    )
-
-
-def features(checkpoint: Path, data: Path, cache_dir: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """CLS features of the frozen encoder for every split and for val."""
-    backbone = LGPViT('nano', img_size=32, out_type='cls_token')
-    load_backbone_checkpoint(backbone, str(checkpoint))
-    preprocessor = ClsDataPreprocessor(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
-    out = {}
-    for name, ann_file in {**SPLITS, 'val': 'meta/val.txt'}.items():
-        loader = Runner.build_dataloader(dataloader(data, ann_file), seed=0)
-        key = feature_cache_key(checkpoint=checkpoint, split_file=data / ann_file, transform='test-32px')
-        cache = cache_dir / f'{checkpoint.parent.name}_{Path(ann_file).stem}.pt'
-        out[name] = extract_features(backbone, loader, cache_path=cache, cache_key=key, data_preprocessor=preprocessor)
-    return out
-
-
-def evaluate(feats: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, dict]:
-    """Top-1 on val of the logistic regression fitted on each split (the best lambda of the sweep)."""
-    val_x, val_y = feats['val']
-    results = {}
-    for name in SPLITS:
-        train_x, train_y = feats[name]
-        train_x, x = prepare_features(train_x, val_x)
-        results[name] = sweep_lambdas(train_x, train_y, x, val_y, num_classes=10)['best']
-    return results
+def evaluate(checkpoint: Path, data: Path, cache_dir: Path) -> dict[str, dict]:
+    """Top-1 on val of the logistic regression fitted on each split's frozen features (the best lambda of the sweep)."""
+    cfg = load_config(EVAL_CONFIG, {'test_dataloader.dataset.data_root': str(data)})
+    features = frozen_features(cfg, checkpoint, {name: data / split for name, split in SPLITS.items()}, cache_dir)
+    return {name: sweep['best'] for name, sweep in fewshot_top1(features, num_classes=10).items()}
 
 
 def table(results: dict[str, dict[str, dict]]) -> str:
@@ -166,7 +129,7 @@ def main() -> None:
     results = {}
     for method, key, _, _ in RUNS:
         log(f'evaluating {method}: features of the frozen encoder, logistic regression on each split')
-        results[method] = evaluate(features(checkpoints[key], data, work_dir / 'features'))
+        results[method] = evaluate(checkpoints[key], data, work_dir / 'features' / key)
     text = table(results)
     minutes = (time.time() - start) / 60
     num_val = len((data / 'meta' / 'val.txt').read_text().splitlines())

@@ -21,21 +21,12 @@ import os.path as osp
 from pathlib import Path
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-from mmpretrain.registry import MODELS
+from mmengine.config import DictAction
 
-from lgp.evaluation import (
-    CENTERINGS,
-    DEFAULT_LAMBDAS,
-    extract_features,
-    feature_cache_key,
-    prepare_features,
-    sweep_lambdas,
-)
 from lgp.engine import load_config
+from lgp.evaluation import CENTERINGS, DEFAULT_LAMBDAS, prepare_features, sweep_lambdas
+from lgp.evaluation.frozen_encoder import frozen_features, resolve_split
 from lgp.evaluation.logistic_regression import SOLVERS
-from lgp.models.checkpoint import load_backbone_checkpoint
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,36 +61,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def resolve_split(split: str, data_root: str) -> Path:
-    """The split file as given (absolute or from the working directory), else relative to the data root."""
-    for candidate in (Path(split), Path(data_root) / split):
-        if candidate.is_file():
-            return candidate.resolve()
-    raise FileNotFoundError(f'Split file {split} not found (also looked in the data root {data_root}).')
-
-
-def dataloader_cfgs(cfg: Config, split_file: Path) -> dict[str, dict]:
-    """``{'train': ..., 'val': ...}`` dataloader configs: the test loader, and a copy reading ``split_file``.
-
-    The copy drops ``split`` (mmpretrain's ``ImageNet(split='val')`` would prefix the split's paths with ``val/``).
-    """
-    val = cfg.test_dataloader.copy()
-    train = val.copy()
-    dataset = {k: v for k, v in val.dataset.items() if k != 'split'}
-    train.dataset = dict(dataset, ann_file=str(split_file), data_prefix='')
-    train.sampler = dict(val.sampler, shuffle=False)
-    return {'train': train, 'val': val}
-
-
-def ann_file_of(dataset_cfg: dict) -> Path | None:
-    """The annotation file a dataset config reads, if any (for the cache key)."""
-    ann_file = dataset_cfg.get('ann_file') or ''
-    if not ann_file:
-        return None
-    path = Path(ann_file) if osp.isabs(ann_file) else Path(dataset_cfg.get('data_root', '')) / ann_file
-    return path if path.is_file() else None
-
-
 def format_table(sweep: dict) -> str:
     """The sweep as a text table, the best last."""
     rows = [('lambda_0', 'lambda', 'top-1', 'top-5', 'iters', 'converged')]
@@ -129,32 +90,9 @@ def main() -> None:
     work_dir = Path(args.work_dir or osp.join('work_dirs', 'fewshot', osp.splitext(osp.basename(args.config))[0]))
     work_dir.mkdir(parents=True, exist_ok=True)
 
-    model_cfg = cfg.model.copy()
-    model_cfg.backbone = dict(model_cfg.backbone, init_cfg=None)
-    model_cfg.data_preprocessor = model_cfg.get('data_preprocessor') or cfg.get('data_preprocessor')
-    if model_cfg.data_preprocessor is None:
-        raise ValueError(f'{args.config} defines no data_preprocessor (the mean / std the encoder expects).')
-    model = MODELS.build(model_cfg)
-    load_backbone_checkpoint(model.backbone, args.checkpoint, encoder=args.encoder)
-    model.to(args.device)
-
     split_file = resolve_split(args.split, cfg.test_dataloader.dataset.get('data_root', ''))
-    features, labels = {}, {}
-    for name, loader_cfg in dataloader_cfgs(cfg, split_file).items():
-        key = feature_cache_key(
-            args.checkpoint,
-            ann_file_of(loader_cfg.dataset),
-            loader_cfg.dataset.get('pipeline'),
-            backbone=cfg.model.backbone,
-            data_preprocessor=model_cfg.data_preprocessor,
-            dataset={k: v for k, v in loader_cfg.dataset.items() if k != 'pipeline'},
-            encoder=args.encoder,
-        )
-        cache = Path(args.cache_dir) / f'{name}_{key[:16]}.pt' if args.cache_dir else None
-        print(f'{name} features:')
-        features[name], labels[name] = extract_features(
-            model.backbone, Runner.build_dataloader(loader_cfg), cache, key, data_preprocessor=model.data_preprocessor
-        )
+    features = frozen_features(cfg, args.checkpoint, {'train': split_file}, args.cache_dir, args.encoder, args.device)
+    features, labels = {k: x for k, (x, _) in features.items()}, {k: y for k, (_, y) in features.items()}
 
     num_classes = cfg.model.head.get('num_classes')
     train_x, val_x = prepare_features(features['train'], features['val'], args.centering)

@@ -1,6 +1,6 @@
 """Training-loop pieces: the layer-wise lr constructor, hooks, a CPU mixed-precision wrapper, the tools' set-up."""
 
-from .hooks import EpochSeedHook, GradientConflictHook
+from .hooks import EpochSeedHook, GradientConflictHook, LinearProbeInitHook
 from .optim_wrappers import CPUAmpOptimWrapper
 from .optimizers import GraftedOptimWrapperConstructor
 from .runner import StrictRunner
@@ -19,6 +19,7 @@ __all__ = [
     'EpochSeedHook',
     'GradientConflictHook',
     'GraftedOptimWrapperConstructor',
+    'LinearProbeInitHook',
     'StrictRunner',
     'check_schedule_fits',
     'enable_amp',

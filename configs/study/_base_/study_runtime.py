@@ -1,4 +1,4 @@
-# The runtime of the demo's runs (tools/demo.py): the CPU runtime keeping the last checkpoint only.
+# The runtime of the study's runs (tools/study.py, tools/demo.py): the CPU runtime keeping the last checkpoint only.
 from mmengine.config import read_base
 
 with read_base():

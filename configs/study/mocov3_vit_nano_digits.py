@@ -1,5 +1,5 @@
-# Demo, the CL baseline: MoCo v3 from scratch on the digits with the nano LGPViT, 15 epochs (2 of warm-up), AdamW
-# lr 1e-3 at batch 64 as the other demo runs. Run by tools/demo.py.
+# Study row and demo CL baseline: MoCo v3 from scratch on the digits with the nano LGPViT, 15 epochs (2 of warm-up),
+# AdamW lr 1e-3 at batch 64 as every study run. Run by tools/study.py and tools/demo.py.
 from mmengine.config import read_base
 
 with read_base():
@@ -7,7 +7,7 @@ with read_base():
     from .._base_.models.mocov3_vit_nano import *
     from .._base_.schedules.cosine_4e import *
     from .._base_.schedules.mocov3_adamw_fp32 import *
-    from ._base_.demo_runtime import *
+    from ._base_.study_runtime import *
 
 train_cfg.max_epochs = 15
 param_scheduler[0].end = param_scheduler[1].begin = 2
