@@ -162,6 +162,11 @@ def make_plan(
         )
         return Job(key, PRETRAIN, spec, deps, label)
 
+    def frozen_eval_job(pretrain_key: str, columns: list[str], label: str) -> Job:
+        splits = {c: study.frozen_eval.splits[c] for c in columns}
+        spec = dict(config=study.frozen_eval.config, splits=splits, data_root=data_root)
+        return Job(evaluation_key(pretrain_key), FROZEN_EVAL, spec, (pretrain_key,), label)
+
     for seed in seeds:
         for row in rows:
             key = f'{PRETRAIN}/{row["key"]}/seed{seed}'
@@ -170,15 +175,8 @@ def make_plan(
                 jobs.append(Job(key, RANDOM_INIT, spec, (), f'{row["name"]}, seed {seed}: random initialisation'))
             else:
                 jobs.append(pretrain_job(row, seed, {}, key, f'{row["name"]}, seed {seed}: pre-training'))
-            jobs.append(
-                Job(
-                    evaluation_key(key),
-                    FROZEN_EVAL,
-                    dict(config=study.frozen_eval.config, splits=dict(study.frozen_eval.splits), data_root=data_root),
-                    (key,),
-                    f'{row["name"]}, seed {seed}: frozen-encoder columns',
-                )
-            )
+            label = f'{row["name"]}, seed {seed}: frozen-encoder columns'
+            jobs.append(frozen_eval_job(key, list(study.frozen_eval.splits), label))
             jobs.append(
                 Job(
                     f'{FINETUNE}/{row["key"]}/seed{seed}',
@@ -235,19 +233,7 @@ def make_plan(
                 label = f'lr search, lower blocks {cell["lower_blocks"]} at {cell["lower_lr_mult"]}x, seed {first}'
                 if all(j.key != key for j in jobs):
                     jobs.append(pretrain_job(row, first, cell['options'], key, label + ': pre-training'))
-                    jobs.append(
-                        Job(
-                            evaluation_key(key),
-                            FROZEN_EVAL,
-                            dict(
-                                config=study.frozen_eval.config,
-                                splits={c: study.frozen_eval.splits[c] for c in lr_search['columns']},
-                                data_root=data_root,
-                            ),
-                            (key,),
-                            label + ': frozen-encoder columns',
-                        )
-                    )
+                    jobs.append(frozen_eval_job(key, lr_search['columns'], label + ': frozen-encoder columns'))
             else:
                 key = f'{PRETRAIN}/{row["key"]}/seed{first}'
             grid.append(dict(cell, pretrain=key, evaluation=evaluation_key(key)))
