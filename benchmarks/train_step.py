@@ -1,27 +1,33 @@
-"""Throughput of one full pre-training step, lgp against mmpretrain's own MAE / MoCo v3, timed side by side.
+"""Throughput of one full pre-training step, lgp against a reference, timed side by side.
 
-A step is ``model.train_step(data, optim_wrapper)``: the data preprocessor, the forward pass and loss (for MoCo v3
-also the momentum update and the momentum encoder's forward), the backward pass and the AdamW step. Both sides are
-built from the same model configs (``configs/_base_/models/{mae,mocov3}_vit_{nano,b}.py``) and the same optimiser
-constructor and hyperparameters; the algorithm and backbone classes differ, and the AdamW implementation (lgp's
-schedules ask for the fused one, mmpretrain's side gets PyTorch's default, as its own configs do):
+The reference is mmpretrain's own MAE / MoCo v3 or, for CMAE, which mmpretrain lacks, lgp's own CMAE with
+``fast_paths=False`` (the plain computation its fast path replaces). A step is ``model.train_step(data,
+optim_wrapper)``: the data preprocessor, the forward pass and loss (for MoCo v3 and CMAE also the momentum update and
+the momentum (target) encoder's forward), the backward pass and the AdamW step. Both sides are built from the same
+model configs (``configs/_base_/models/{mae,mocov3,cmae}_vit_{nano,b}.py``) and the same optimiser constructor and
+hyperparameters (``configs/_base_/schedules/{algorithm}_adamw.py``); against mmpretrain the algorithm and backbone
+classes differ, and the AdamW implementation (lgp's schedules ask for the fused one, mmpretrain's side gets PyTorch's
+default, as its own configs do):
 
 * ``mae``: lgp ``LGPMAE`` + ``LGPViT`` against mmpretrain ``MAE`` + ``MAEViT``;
 * ``mocov3``: lgp ``LGPMoCoV3`` + ``LGPViT`` against mmpretrain ``MoCoV3`` + ``MoCoV3ViT(stop_grad_conv1=True)``;
 * ``grafted``: lgp ``GraftedMoCoV3`` (its graft's lower blocks at 0.1x, from a step-1 file of random weights) against
   mmpretrain ``MoCoV3`` with the same param groups (the original's ``lr_layer_wise='1.5e-5,1.5e-5,1.5e-4'``), both
-  from ``GraftedOptimWrapperConstructor``.
+  from ``GraftedOptimWrapperConstructor``;
+* ``cmae``: lgp ``CMAE`` + ``LGPViT`` against the same with ``fast_paths=False`` (the whole last pixel-decoder block
+  and prediction instead of the masked patches' only); both are lgp's models and get lgp's fused AdamW, so the
+  ratio is that of the fast path alone.
 
 After warm-up steps, each repeat times one step of each side, alternating which goes first; the table reports
-medians, the ratio of the median step times (lgp / mmpretrain, <= 1.0: lgp at least as fast) and the min-max of the
-per-repeat ratios (the noise). Images/s counts images (a MoCo v3 image is 2 views). Peak memory is
-``torch.cuda.max_memory_allocated`` over one untimed step above what was allocated before it, plus the side's own
-weights, buffers and optimiser state (the peak that side would have alone); on the CPU it is 'n/a': both sides
-share one process and the allocator keeps freed memory, so the process's RSS says nothing about either side.
-FLOP/s use the analytic counts of :mod:`flops` of the work each side does (lgp skips the outputs no loss reads: the
-patch tokens of MoCo v3's last encoder block, the visible patches of MAE's last decoder block) and are given as a
-fraction of a square GEMM's rate (2048 on the CPU, 8192 on a GPU, in the step's compute dtype), timed after every
-repeat so that it shares the steps' conditions.
+medians, the ratio of the median step times (lgp / reference, <= 1.0: lgp at least as fast) and the min-max of the
+per-repeat ratios (the noise). Images/s counts images (a MoCo v3 image is 2 views, a CMAE image an online and a
+target view). Peak memory is ``torch.cuda.max_memory_allocated`` over one untimed step above what was allocated
+before it, plus the side's own weights, buffers and optimiser state (the peak that side would have alone); on the
+CPU it is 'n/a': both sides share one process and the allocator keeps freed memory, so the process's RSS says
+nothing about either side. FLOP/s use the analytic counts of :mod:`flops` of the work each side does (lgp skips the
+outputs no loss reads: the patch tokens of MoCo v3's last encoder block, the visible patches of MAE's and CMAE's
+last pixel-decoder block) and are given as a fraction of a square GEMM's rate (2048 on the CPU, 8192 on a GPU, in
+the step's compute dtype), timed after every repeat so that it shares the steps' conditions.
 
     python benchmarks/train_step.py --quick                 # nano, 32 px, batch 64, CPU: about 30 s
     python benchmarks/train_step.py                         # CPU: + ViT-B/16 at 224, batch 4; GPU: ViT-B/16, bf16
@@ -53,7 +59,7 @@ from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flops import DecoderSpec, ViTSpec, mae_flops, mocov3_flops  # noqa: E402
+from flops import DecoderSpec, ViTSpec, cmae_flops, mae_flops, mocov3_flops  # noqa: E402
 from run_header import print_run_header  # noqa: E402
 
 from lgp.engine import CPUAmpOptimWrapper, GraftedOptimWrapperConstructor  # noqa: E402
@@ -62,7 +68,14 @@ from lgp.models.backbones.vit import ARCHS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / 'configs' / '_base_'
-ALGORITHMS = ('mae', 'mocov3', 'grafted')
+ALGORITHMS = ('mae', 'mocov3', 'grafted', 'cmae')
+# each row's reference side: mmpretrain's own model, or (CMAE, which mmpretrain lacks) lgp's without its fast paths
+REFERENCES = {
+    'mae': 'mmpretrain MAE',
+    'mocov3': 'mmpretrain MoCoV3',
+    'grafted': 'mmpretrain MoCoV3',
+    'cmae': 'lgp CMAE fast_paths=False',
+}
 # default batch per size and device; the GPU runs ViT-B/16 only unless --sizes says otherwise
 BATCHES = {'nano': {'cpu': [64], 'cuda': [256]}, 'b': {'cpu': [4], 'cuda': [64, 128]}}
 GRAFTED_LR_LAYER_WISE = '1.5e-5,1.5e-5,1.5e-4'
@@ -96,11 +109,11 @@ class Row:
     batch: int
     lgp: Side
     ref: Side
-    flops: tuple[int, int]  # lgp, mmpretrain
+    flops: tuple[int, int]  # lgp, reference
     gemm_rate: float
 
     def ratio(self) -> float:
-        """Median lgp step time over median mmpretrain step time."""
+        """Median lgp step time over median reference step time."""
         return statistics.median(self.lgp.times) / statistics.median(self.ref.times)
 
     def ratio_range(self) -> tuple[float, float]:
@@ -164,13 +177,16 @@ class Gemm:
 
 
 def model_configs(algorithm: str, size: str, step1: Path) -> tuple[dict, dict]:
-    """The lgp model config of the repo and its mmpretrain twin (same architecture, heads and preprocessing).
+    """The lgp model config of the repo and its reference: the mmpretrain twin (same architecture, heads and
+    preprocessing) or, for CMAE, the same config with ``fast_paths=False``.
 
     The grafted model starts from ``step1``, written here with the backbone's own initialisation.
     """
-    family = 'mae' if algorithm == 'mae' else 'mocov3'
     lgp = copy.deepcopy(Config.fromfile(CONFIGS / 'models' / f'{algorithm}_vit_{size}.py').model.to_dict())
     lgp['data_preprocessor'] = dict(type=SelfSupDataPreprocessor, **IMAGENET_NORM)
+    if algorithm == 'cmae':
+        return lgp, dict(copy.deepcopy(lgp), fast_paths=False)
+    family = 'mae' if algorithm == 'mae' else 'mocov3'
     ref = {k: v for k, v in lgp.items() if k not in GRAFT_KEYS}
     if algorithm == 'grafted':
         torch.save(
@@ -188,6 +204,17 @@ def model_configs(algorithm: str, size: str, step1: Path) -> tuple[dict, dict]:
     return lgp, ref
 
 
+def decoder_spec(decoder: dict) -> DecoderSpec:
+    """The shape of an mmpretrain ``MAEPretrainDecoder`` config: width D_d, depth and MLP width."""
+    dims = decoder['decoder_embed_dim']
+    return DecoderSpec(dims, decoder['decoder_depth'], int(decoder['mlp_ratio'] * dims))
+
+
+def mlp_widths(neck: dict) -> tuple[int, ...]:
+    """The widths of an mmpretrain ``NonLinearNeck`` config (a projector or predictor): in, hid x (layers - 1), out."""
+    return (neck['in_channels'], *[neck['hid_channels']] * (neck['num_layers'] - 1), neck['out_channels'])
+
+
 def flop_count(lgp_cfg: dict, algorithm: str, batch: int, partial: bool) -> int:
     """Analytic FLOPs of one training step of the config's model (see :mod:`flops`; ``partial``: as lgp computes)."""
     backbone, neck = lgp_cfg['backbone'], lgp_cfg['neck']
@@ -195,21 +222,32 @@ def flop_count(lgp_cfg: dict, algorithm: str, batch: int, partial: bool) -> int:
     dims, depth, mlp = arch['embed_dims'], arch['num_layers'], arch['feedforward_channels']
     vit = ViTSpec(dims, depth, mlp, backbone['img_size'], backbone['patch_size'])
     if algorithm == 'mae':
-        dims = neck['decoder_embed_dim']
-        decoder = DecoderSpec(dims, neck['decoder_depth'], int(neck['mlp_ratio'] * dims))
-        return mae_flops(vit, decoder, backbone['mask_ratio'], batch, partial=partial)
-    predictor = lgp_cfg['head']['predictor']
-    projector = (neck['in_channels'], *[neck['hid_channels']] * (neck['num_layers'] - 1), neck['out_channels'])
-    pred_widths = (predictor['in_channels'], *[predictor['hid_channels']] * (predictor['num_layers'] - 1))
-    return mocov3_flops(vit, projector, (*pred_widths, predictor['out_channels']), batch, partial=partial)
+        return mae_flops(vit, decoder_spec(neck), backbone['mask_ratio'], batch, partial=partial)
+    if algorithm == 'cmae':
+        return cmae_flops(
+            vit,
+            decoder_spec(neck),
+            decoder_spec(lgp_cfg['feature_decoder']),
+            mlp_widths(lgp_cfg['projector']),
+            mlp_widths(lgp_cfg['contrast_head']['predictor']),
+            backbone['mask_ratio'],
+            backbone['mask_unit'],
+            batch,
+            partial=partial,
+        )
+    return mocov3_flops(vit, mlp_widths(neck), mlp_widths(lgp_cfg['head']['predictor']), batch, partial=partial)
 
 
-def build_optim_wrapper(model: nn.Module, algorithm: str, device: str, bf16: bool, lgp: bool) -> OptimWrapper:
-    """AdamW of the algorithm's schedule config, param groups by ``GraftedOptimWrapperConstructor``.
+def build_optim_wrapper(model: nn.Module, algorithm: str, device: str, bf16: bool) -> OptimWrapper:
+    """AdamW of the algorithm's schedule config, param groups by ``GraftedOptimWrapperConstructor`` from its whole
+    ``paramwise_cfg`` (CMAE's has ``custom_keys`` besides the ``weight_decay_rule``).
 
-    The mmpretrain side gets the same hyperparameters without lgp's choice of implementation (``fused``): PyTorch's
-    default AdamW, as mmpretrain's own configs build it.
+    One of lgp's models (both sides of the cmae row) gets the schedule as configured; one of mmpretrain's gets the
+    same hyperparameters without lgp's choice of implementation (``fused``): PyTorch's default AdamW, as mmpretrain's
+    own configs build it, and for ``grafted`` the original's ``lr_layer_wise`` (lgp's ``GraftedMoCoV3`` gives its
+    param groups itself, ``block_lr_groups``).
     """
+    lgp = type(model).__module__.startswith('lgp.')
     schedule = f'{algorithm}_adamw.py'
     schedule_cfg = Config.fromfile(CONFIGS / 'schedules' / schedule)
     optimizer = schedule_cfg.optim_wrapper.optimizer.to_dict()
@@ -220,14 +258,14 @@ def build_optim_wrapper(model: nn.Module, algorithm: str, device: str, bf16: boo
         wrapper = wrapper or dict(type=CPUAmpOptimWrapper, dtype='bfloat16')
     else:
         wrapper = dict(type=OptimWrapper)
-    paramwise = dict(weight_decay_rule=schedule_cfg.optim_wrapper.paramwise_cfg.weight_decay_rule)
-    if algorithm == 'grafted' and not lgp:  # lgp's GraftedMoCoV3 says so itself (block_lr_groups)
+    paramwise = schedule_cfg.optim_wrapper.paramwise_cfg.to_dict()
+    if algorithm == 'grafted' and not lgp:
         paramwise['lr_layer_wise'] = GRAFTED_LR_LAYER_WISE
     return GraftedOptimWrapperConstructor(dict(wrapper, optimizer=optimizer), paramwise)(model)
 
 
 def make_data(algorithm: str, batch: int, img_size: int, device: str, channels_last: bool) -> dict:
-    """A batch as the dataloader yields it: uint8 images, one view (MAE) or two (MoCo v3)."""
+    """A batch as the dataloader yields it: uint8 images, one view (MAE) or two (MoCo v3; CMAE: online, target)."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
     def images() -> torch.Tensor:
@@ -238,8 +276,10 @@ def make_data(algorithm: str, batch: int, img_size: int, device: str, channels_l
 
 
 def compile_modules(model: nn.Module) -> None:
-    """``torch.compile`` the backbone, neck and head (and the momentum encoder's parts) in place."""
-    parts = [model.backbone, model.neck, model.head]
+    """``torch.compile`` the backbone, neck and head (CMAE: also the feature decoder, projector and contrast head) and
+    the momentum encoder's parts in place."""
+    names = ('backbone', 'neck', 'head', 'feature_decoder', 'projector', 'contrast_head')
+    parts = [getattr(model, name) for name in names if hasattr(model, name)]
     if hasattr(model, 'momentum_encoder'):
         parts += list(model.momentum_encoder.module)
     for part in parts:
@@ -256,7 +296,7 @@ def build_side(name: str, cfg: dict, algorithm: str, batch: int, args: argparse.
         model.backbone.patch_embed.to(memory_format=torch.channels_last)
         if hasattr(model, 'momentum_encoder'):
             model.momentum_encoder.module[0].patch_embed.to(memory_format=torch.channels_last)
-    wrapper = build_optim_wrapper(model, algorithm, args.device, args.bf16, lgp=name == 'lgp')
+    wrapper = build_optim_wrapper(model, algorithm, args.device, args.bf16)
     if args.compile:
         compile_modules(model)
     data = make_data(algorithm, batch, cfg['backbone']['img_size'], args.device, args.channels_last)
@@ -297,7 +337,7 @@ def compare(algorithm: str, size: str, batch: int, args: argparse.Namespace) -> 
     with tempfile.TemporaryDirectory() as tmp:
         lgp_cfg, ref_cfg = model_configs(algorithm, size, Path(tmp) / 'step1.pth')
         pair = [
-            build_side(name, cfg, algorithm, batch, args) for name, cfg in (('lgp', lgp_cfg), ('mmpretrain', ref_cfg))
+            build_side(name, cfg, algorithm, batch, args) for name, cfg in (('lgp', lgp_cfg), ('reference', ref_cfg))
         ]
     sync = synchronizer(args.device)
     for side in pair:
@@ -391,11 +431,11 @@ def profile_report(row: Row, sync: Callable[[], None], device: str, steps: int =
 
 
 def format_table(rows: list[Row]) -> str:
-    """The results as a markdown table."""
+    """The results as a markdown table, each row with its reference (:data:`REFERENCES`)."""
     header = (
-        '| algorithm | size | batch | lgp img/s | mmpretrain img/s | time ratio lgp/mmpretrain (min-max) '
-        '| lgp peak MiB | mmpretrain peak MiB | lgp GFLOP/step | mmpretrain GFLOP/step | GEMM GFLOP/s | lgp % of GEMM '
-        '| mmpretrain % of GEMM |'
+        '| algorithm | reference | size | batch | lgp img/s | reference img/s | time ratio lgp/reference (min-max) '
+        '| lgp peak MiB | reference peak MiB | lgp GFLOP/step | reference GFLOP/step | GEMM GFLOP/s | lgp % of GEMM '
+        '| reference % of GEMM |'
     )
     lines = [header, '|' + '---|' * header.count(' | ') + '---|']
     for r in rows:
@@ -403,7 +443,8 @@ def format_table(rows: list[Row]) -> str:
         low, high = r.ratio_range()
         mem = [f'{s.peak_mib:.0f}' if s.peak_mib is not None else 'n/a' for s in (r.lgp, r.ref)]
         lines.append(
-            f'| {r.algorithm} | {r.size} | {r.batch} | {r.batch / lgp_s:.1f} | {r.batch / ref_s:.1f} '
+            f'| {r.algorithm} | {REFERENCES[r.algorithm]} | {r.size} | {r.batch} | {r.batch / lgp_s:.1f} '
+            f'| {r.batch / ref_s:.1f} '
             f'| {r.ratio():.3f} ({low:.2f}-{high:.2f}) | {mem[0]} | {mem[1]} '
             f'| {r.flops[0] / 1e9:.1f} | {r.flops[1] / 1e9:.1f} | {r.gemm_rate / 1e9:.0f} '
             f'| {100 * r.flops[0] / lgp_s / r.gemm_rate:.1f} | {100 * r.flops[1] / ref_s / r.gemm_rate:.1f} |'

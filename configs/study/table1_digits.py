@@ -59,6 +59,22 @@ rows = [
         paper={'1% few-shot': 65.5},
         made='MoCo v3 from the MAE row, cls_token and blocks 0-3 of 6 at 0.1x the lr (paper: 300 epochs)',
     ),
+    # CMAE (Huang et al., 2022), which trains MIM and CL jointly, and Layer Grafted Pre-training with CMAE as step 1
+    # in place of MAE.
+    dict(
+        key='cmae',
+        name='CMAE',
+        config='configs/study/cmae_vit_nano_digits.py',
+        paper={'fine-tune': 84.7},
+        made="CMAE from scratch, as long as the MAE row (paper: CMAE's own, 1600 epochs, fine-tune only)",
+    ),
+    dict(
+        key='lgp_cmae',
+        name='Layer Grafted from CMAE',
+        config='configs/study/grafted_vit_nano_digits.py',
+        init=dict(row='cmae', option='model.step1.checkpoint'),
+        made='MoCo v3 from the CMAE row, cls_token and blocks 0-3 of 6 at 0.1x the lr',
+    ),
 ]
 
 # Columns read on the frozen encoder (CLS token after the final norm, test transform): a logistic regression with an

@@ -1,6 +1,8 @@
 """Data preparation helpers: small real data sets (the digits offline, Fashion-MNIST from its Debian package), split
-files, a check of a config's input paths, and data loading seeded per sample."""
+files, a check of a config's input paths, and data loading seeded per sample. Importing it registers lgp's
+transforms (:mod:`lgp.datasets.transforms`) with mmpretrain's ``TRANSFORMS``."""
 
+from . import transforms
 from .digits import DIGIT_CLASSES, digit_to_rgb, split_indices, write_digits_imagenet, write_imagenet_folder
 from .digits_ade20k import DigitsADE20KDataset, write_digits_ade20k
 from .fashion_mnist import FASHION_MNIST_CLASSES, IDXFormatError, read_idx, write_fashion_mnist_imagenet
@@ -37,6 +39,7 @@ __all__ = [
     'sample_seed',
     'scan_image_folder',
     'split_indices',
+    'transforms',
     'write_digits_ade20k',
     'write_digits_imagenet',
     'write_fashion_mnist_imagenet',

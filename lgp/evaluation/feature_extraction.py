@@ -6,6 +6,7 @@ Symbols: N images, D feature dims (the CLS token after the final norm for an lgp
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,8 @@ def extract_features(
     was_training = model.training
     model.eval()
     features, labels = [], []
-    bar = ProgressBar(len(dataloader.dataset))
+    # to the stdout of now (mmengine's default is the one of import time, which a redirect does not reach)
+    bar = ProgressBar(len(dataloader.dataset), file=sys.stdout)
     try:
         for batch in dataloader:
             data = preprocessor(batch, False)

@@ -1,10 +1,11 @@
 """lgp's registered models: the ViT backbone, the pre-training algorithms and the evaluation heads."""
 
-from .algorithms import LGPMAE, GraftedMoCoV3, LGPMoCoV3, MTLMAEMoCoV3
+from .algorithms import CMAE, LGPMAE, GraftedMoCoV3, LGPMoCoV3, MTLMAEMoCoV3
 from .backbones import LGPViT
 from .heads import LinearProbeHead, MultiLinearProbeHead, ProjectorClsHead
 
 __all__ = [
+    'CMAE',
     'LGPMAE',
     'GraftedMoCoV3',
     'LGPMoCoV3',

@@ -183,7 +183,8 @@ def write_report(
         '## Table 1',
         '',
         f'Top-1 (%) on the val images, mean ± std over {len(plan.seeds)} seed(s) (sample std); the paper: ViT-B/16 on '
-        'ImageNet-1k (Table 1; Layer Grafted: its 1 % few-shot headline).',
+        "ImageNet-1k (Table 1; Layer Grafted: its 1 % few-shot headline; a row from another method's paper says so "
+        'in how it was made).',
         '',
         '| method | ' + ' | '.join(plan.columns) + ' | ' + ' | '.join(f'paper: {c}' for c in paper_columns) + ' |',
         '|---' * (1 + len(plan.columns) + len(paper_columns)) + '|',

@@ -23,8 +23,9 @@ train_step = load_benchmark('train_step')
 
 
 def benchmark_cfg(algorithm: str, side: str, step1: Path) -> dict:
-    """The nano model config the benchmark builds for one side (lgp, or mmpretrain's own classes); ``step1``: where the
-    grafted side's step-1 checkpoint is written."""
+    """The nano model config the benchmark builds for one side: ``'lgp'``, or ``'reference'`` (mmpretrain's own
+    classes; for CMAE lgp's with ``fast_paths=False``); ``step1``: where the grafted side's step-1 checkpoint is
+    written."""
     return train_step.model_configs(algorithm, 'nano', step1)[side != 'lgp']
 
 

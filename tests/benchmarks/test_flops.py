@@ -1,15 +1,19 @@
-"""The analytic FLOP counts of benchmarks/flops.py: the block formula, and each algorithm's count on both sides of the
-training-step benchmark against torch's FlopCounterMode."""
+"""The analytic FLOP counts of benchmarks/flops.py: the block formula, the masking's kept patches, and each
+algorithm's count on both sides of the training-step benchmark against torch's FlopCounterMode."""
 
 from pathlib import Path
 
 import pytest
+import torch
 from benchmark_helpers import BATCH, benchmark_cfg, build, images, load_benchmark
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from lgp.models.backbones.vit import random_masking
+
 flops = load_benchmark('flops')
 NANO = flops.ViTSpec(dims=48, depth=6, mlp_dims=192, img_size=32, patch_size=4)
+NANO_DECODER = flops.DecoderSpec(dims=64, depth=2, mlp_dims=256)
 
 
 def counted_flops(loss_fn, backward: bool) -> int:
@@ -21,17 +25,16 @@ def counted_flops(loss_fn, backward: bool) -> int:
     return counter.get_total_flops()
 
 
-@pytest.mark.parametrize('side', ['lgp', 'mmpretrain'])
+@pytest.mark.parametrize('side', ['lgp', 'reference'])
 @pytest.mark.parametrize('backward', [False, True], ids=['forward', 'train_step'])
 def test_mae_flops_match_flop_counter(backward: bool, side: str, tmp_path: Path) -> None:
     """lgp skips the visible patches of the last decoder block (``partial``); mmpretrain's MAE does not."""
     model = build(benchmark_cfg('mae', side, tmp_path / 'step1.pth'))
-    decoder = flops.DecoderSpec(dims=64, depth=2, mlp_dims=256)
-    expected = flops.mae_flops(NANO, decoder, 0.75, batch=BATCH, train=backward, partial=side == 'lgp')
+    expected = flops.mae_flops(NANO, NANO_DECODER, 0.75, batch=BATCH, train=backward, partial=side == 'lgp')
     assert counted_flops(lambda: model.loss(images(0), None)['loss'], backward) == expected
 
 
-@pytest.mark.parametrize('side', ['lgp', 'mmpretrain'])
+@pytest.mark.parametrize('side', ['lgp', 'reference'])
 @pytest.mark.parametrize('backward', [False, True], ids=['forward', 'train_step'])
 def test_mocov3_flops_match_flop_counter(backward: bool, side: str, tmp_path: Path) -> None:
     """lgp runs the last encoder block for the CLS token only (``partial``); mmpretrain's MoCo v3 does not."""
@@ -40,6 +43,40 @@ def test_mocov3_flops_match_flop_counter(backward: bool, side: str, tmp_path: Pa
         NANO, (48, 128, 128, 32), (32, 128, 32), batch=BATCH, train=backward, partial=side == 'lgp'
     )
     assert counted_flops(lambda: model.loss([images(0), images(1)], None)['loss'], backward) == expected
+
+
+@pytest.mark.parametrize('side', ['lgp', 'reference'])
+@pytest.mark.parametrize('backward', [False, True], ids=['forward', 'train_step'])
+def test_cmae_flops_match_flop_counter(backward: bool, side: str, tmp_path: Path) -> None:
+    """lgp's CMAE (``fast_paths=True``) runs the last pixel-decoder block for the masked patches only (``partial``);
+    the reference (``fast_paths=False``) does not. The online encoder sees 5 of the 16 2x2 squares (20 of 64
+    patches), the target encoder all 64; the target update (a lerp) and the losses are element-wise, not counted."""
+    model = build(benchmark_cfg('cmae', side, tmp_path / 'step1.pth'))
+    assert model.fast_paths == (side == 'lgp')
+    expected = flops.cmae_flops(
+        NANO,
+        NANO_DECODER,
+        NANO_DECODER,
+        projector=(48, 128, 32),
+        predictor=(32, 128, 32),
+        mask_ratio=0.65,
+        mask_unit=2,
+        batch=BATCH,
+        train=backward,
+        partial=side == 'lgp',
+    )
+    assert counted_flops(lambda: sum(model.loss([images(0), images(1)], None).values()), backward) == expected
+
+
+@pytest.mark.parametrize(
+    ('side', 'mask_ratio', 'mask_unit', 'kept'), [(14, 0.75, 1, 49), (14, 0.65, 2, 68), (8, 0.65, 2, 20)]
+)
+def test_kept_patches_match_the_masking(side: int, mask_ratio: float, mask_unit: int, kept: int) -> None:
+    """L_keep as lgp's masking keeps it: MAE's 25 % of single patches, CMAE's 35 % of 2x2 squares rounded down
+    (ViT-B/16: 17 of 49 squares, 68 of 196 patches; nano: 5 of 16, 20 of 64)."""
+    tokens = torch.zeros(1, side * side, 1)
+    visible = random_masking(tokens, mask_ratio, unit=mask_unit, grid=(side, side))[0].shape[1]
+    assert flops.kept_patches(side * side, mask_ratio, mask_unit) == visible == kept
 
 
 def test_block_flops_formula() -> None:

@@ -9,6 +9,7 @@ import mmengine
 import pytest
 import torch
 import torch.nn as nn
+from cmae_checkpoint import save_cmae_nano
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
@@ -111,7 +112,11 @@ def test_sweep_twin_moves_each_probe_by_its_own_lr_and_weight_decay() -> None:
 
 @pytest.mark.parametrize(
     ('config', 'decay'),
-    [('finetune_lgp-vit-b_8xb128-100e_in1k.py', 0.6), ('fewshot10_lgp-vit-b_8xb32-200e_in1k.py', 0.75)],
+    [
+        ('finetune_lgp-vit-b_8xb128-100e_in1k.py', 0.6),
+        ('finetune_cmae-vit-b_8xb128-100e_in1k.py', 0.65),
+        ('fewshot10_lgp-vit-b_8xb32-200e_in1k.py', 0.75),
+    ],
 )
 def test_vit_b_layer_decay_multipliers(config: str, decay: float) -> None:
     cfg = load(config)
@@ -210,6 +215,22 @@ def test_finetune_twin_trains_and_tests(digits_root: Path, nano_checkpoint: Path
     assert not torch.equal(
         trained['backbone.layers.0.attn.qkv.weight'], pretrained['backbone.layers.0.attn.qkv.weight']
     )
+
+
+def test_cmae_finetune_twin_pools_a_cmae_encoder(digits_root: Path, tmp_path: Path, run_tool) -> None:
+    """CMAE's fine-tuning: average-pooled features from the online encoder of a whole CMAE checkpoint, its final norm
+    left out and the pooled features' norm (ln2) new, both logged; every other tensor loaded."""
+    checkpoint = save_cmae_nano(tmp_path / 'cmae_nano.pth')
+    warm_up = ('param_scheduler.0.end=1', 'param_scheduler.1.begin=1')
+    work_dir = tmp_path / 'run'
+    metrics = train_then_test(
+        'finetune_cmae-vit-nano_digits.py', digits_root, checkpoint, work_dir, run_tool, 2, *warm_up
+    )
+    assert 0.0 <= metrics['accuracy/top1'] <= 100.0
+    log = sorted(work_dir.glob('*/*.log'))[0].read_text()  # the training run's, the first
+    assert 'the final norm, which this backbone does not have' in log and "ln2, MAE's fc_norm" in log
+    trained = torch.load(work_dir / 'epoch_2.pth', weights_only=True)['state_dict']
+    assert 'backbone.ln2.weight' in trained and 'backbone.ln1.weight' not in trained
 
 
 def test_sweep_twin_reports_every_probe_through_test_tool(digits_root: Path, tmp_path: Path, run_tool) -> None:

@@ -27,6 +27,7 @@ TWINS = {
     'mtl_vit-b.py': 'mtl_vit-nano_digits.py',
     'graft-cl2mim_vit-b.py': 'graft-cl2mim_vit-nano_digits.py',
     'graft-mim2cl-frozen_vit-b.py': 'graft-mim2cl-frozen_vit-nano_digits.py',
+    'cmae_vit-b.py': 'cmae_vit-nano_digits.py',
 }
 
 
@@ -58,6 +59,12 @@ def official_mocov3(name: str, param: torch.Tensor) -> bool:
     return True
 
 
+def official_cmae(name: str, param: torch.Tensor) -> bool:
+    """CMAE's config: ``custom_keys`` 'ln', 'bias', 'pos_embed', 'mask_token', 'cls_token' at decay 0 (BN weights of
+    the projector and predictor are decayed)."""
+    return not any(key in name for key in ('ln', 'bias', 'pos_embed', 'mask_token', 'cls_token'))
+
+
 def original_lgp(name: str, param: torch.Tensor) -> bool:
     """The LGP release's ``param_groups_lrd_moco(no_weight_decay_list=[])``: no decay for 1-D tensors only."""
     return param.ndim != 1
@@ -71,6 +78,7 @@ ORIGINAL_DECAY: dict[str, Callable[[str, torch.Tensor], bool]] = {
     'graft-mim2cl-frozen_vit-b.py': official_mocov3,  # the same code path, --fixTo without --lr_layer_wise
     'grafted_vit-b.py': original_lgp,
     'grafted_vit-l.py': original_lgp,
+    'cmae_vit-b.py': official_cmae,
 }
 
 
@@ -132,6 +140,7 @@ def test_grafted_vit_l_pulls_the_low_blocks_toward_mae():
         ('mae_vit-b.py', 0, 2.4e-3, 1600),
         ('mocov3_vit-b.py', 0, 2.4e-3, 300),
         ('mtl_vit-b.py', 0, 2.4e-3, 300),
+        ('cmae_vit-b.py', 0, 2.4e-3, 1600),
     ],
 )
 def test_baseline_full_configs(config, frozen_blocks, lr, epochs):
@@ -166,9 +175,9 @@ def test_cpu_twins_follow_their_full_config(full, tiny):
     """A twin differs in size only: model type, graft, optimiser settings, schedule shape and views match."""
     big, small = load(full), load(tiny)
     assert small.model.type is big.model.type and small.model.backbone.type is big.model.backbone.type
-    for key in ('mask_ratio', 'pos_embed_type', 'stop_grad_patch_embed', 'out_type', 'with_cp'):
+    for key in ('mask_ratio', 'mask_unit', 'pos_embed_type', 'stop_grad_patch_embed', 'out_type', 'with_cp'):
         assert small.model.backbone.get(key) == big.model.backbone.get(key), key
-    for key in ('base_momentum', 'cl_weight', *GRAFT_KEYS):
+    for key in ('base_momentum', 'cl_weight', 'contrast_weight', 'target_momentum', *GRAFT_KEYS):
         assert small.model.get(key) == big.model.get(key), key
     if 'lower_blocks' in big.model:  # the same share of the blocks: 8 of 12, 16 of 24 -> 4 of 6
         depth = ARCHS[big.model.backbone.arch]['num_layers']
@@ -198,6 +207,8 @@ def tiny_options(digits_root: Path, checkpoint: Path, cfg: Config, images: int =
         options.append(f'model.step1.checkpoint={checkpoint}')
     if 'init_cfg' in cfg.model.backbone:
         options.append(f'model.backbone.init_cfg.checkpoint={checkpoint}')
+    if cfg.param_scheduler[0].end >= 2:  # a warm-up as long as the run: one epoch of it
+        options += ['param_scheduler.0.end=1', 'param_scheduler.1.begin=1']
     return options
 
 

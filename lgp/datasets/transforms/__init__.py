@@ -1,3 +1,4 @@
 from .loading import CorruptImageError, LGPLoadImageFromFile
+from .pixel_shift import PixelShiftViews
 
-__all__ = ['CorruptImageError', 'LGPLoadImageFromFile']
+__all__ = ['CorruptImageError', 'LGPLoadImageFromFile', 'PixelShiftViews']

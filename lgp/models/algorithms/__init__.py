@@ -1,9 +1,19 @@
 """Pre-training algorithms over :class:`~lgp.models.LGPViT`: MAE (MIM), MoCo v3 (CL), Layer Grafted Pre-training
-(MIM -> CL) and the MTL combination baseline."""
+(MIM -> CL), the MTL combination baseline and CMAE."""
 
+from .cmae import CMAE
 from .grafted import GraftedMoCoV3, graft_encoder
-from .mae import LGPMAE, mae_loss
+from .mae import LGPMAE, mae_loss, reconstruction_loss
 from .mocov3 import LGPMoCoV3
 from .mtl import MTLMAEMoCoV3
 
-__all__ = ['LGPMAE', 'GraftedMoCoV3', 'LGPMoCoV3', 'MTLMAEMoCoV3', 'graft_encoder', 'mae_loss']
+__all__ = [
+    'CMAE',
+    'LGPMAE',
+    'GraftedMoCoV3',
+    'LGPMoCoV3',
+    'MTLMAEMoCoV3',
+    'graft_encoder',
+    'mae_loss',
+    'reconstruction_loss',
+]

@@ -25,11 +25,26 @@ def mae_loss(
 ) -> torch.Tensor:
     """L_MIM of images (B, C, H, W), normalised: reconstruct the masked patches from the visible ones.
 
-    The encoder gives ``latent`` (B, 1 + L_keep, D), ``mask`` (B, L) with 1 = masked and ``ids_restore`` (B, L); the
-    decoder predicts every patch, (B, L, p * p * C); the head averages the squared error over the masked ones.
-    With ``fast``, :func:`lgp.models.fast_paths.masked_only_mae_loss` computes the same for the masked patches only.
+    The encoder gives ``latent`` (B, 1 + L_keep, D), ``mask`` (B, L) with 1 = masked and ``ids_restore`` (B, L); then
+    :func:`reconstruction_loss`.
     """
     latent, mask, ids_restore = backbone(images, mask=True)
+    return reconstruction_loss(decoder, head, latent, mask, ids_restore, images, fast)
+
+
+def reconstruction_loss(
+    decoder: nn.Module,
+    head: MAEPretrainHead,
+    latent: torch.Tensor,
+    mask: torch.Tensor,
+    ids_restore: torch.Tensor,
+    images: torch.Tensor,
+    fast: bool = True,
+) -> torch.Tensor:
+    """The pixel loss of an encoded masked view: the decoder predicts every patch of ``images`` (B, C, H, W) from
+    ``latent`` (B, 1 + L_keep, D), (B, L, p * p * C); the head averages the squared error over the masked ones
+    (``mask`` (B, L), 1 = masked). With ``fast``, :func:`lgp.models.fast_paths.masked_only_mae_loss` computes the same
+    for the masked patches only."""
     if fast and fast_paths.masked_only_decoding_applies(decoder):
         return fast_paths.masked_only_mae_loss(decoder, head, latent, mask, ids_restore, images)
     return head.loss(decoder(latent, ids_restore), images, mask)
@@ -59,4 +74,4 @@ class LGPMAE(FiniteLossMixin, MAE):
         return {'loss': mae_loss(self.backbone, self.neck, self.head, inputs, self.fast_paths)}
 
 
-__all__ = ['LGPMAE', 'mae_loss']
+__all__ = ['LGPMAE', 'mae_loss', 'reconstruction_loss']

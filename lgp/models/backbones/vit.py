@@ -1,11 +1,12 @@
-"""The one Vision Transformer of lgp: plain encoding, MAE masking and MoCo v3 style, for every stage of the method.
+"""The one Vision Transformer of lgp: plain encoding, MAE and CMAE masking, MoCo v3 style, for every stage of lgp.
 
 Built on mmpretrain's ``VisionTransformer`` (its attention runs PyTorch's fused ``scaled_dot_product_attention``),
 so parameter names follow mmpretrain: ``patch_embed.projection``, ``cls_token``, ``pos_embed``,
 ``layers.{i}.{ln1,attn.qkv,attn.proj,ln2,ffn.layers.0.0,ffn.layers.1}`` and the final norm ``ln1``.
 Checkpoints in other layouts (timm, official MAE / MoCo v3 releases) are converted by :mod:`lgp.models.checkpoint`.
 
-Symbols: B batch, C channels, D embed dims, L = h * w patches, L_keep = int(L * (1 - mask_ratio)).
+Symbols: B batch, C channels, D embed dims, L = h * w patches, L_keep the patches kept by masking
+(``int(L * (1 - mask_ratio))`` for single-patch masking).
 """
 
 from collections.abc import Callable, Sequence
@@ -36,30 +37,55 @@ POS_EMBED_TYPES = ('sincos', 'learnable')
 
 
 def random_masking(
-    x: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None = None
+    x: torch.Tensor,
+    mask_ratio: float,
+    noise: torch.Tensor | None = None,
+    unit: int = 1,
+    grid: tuple[int, int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Keep a random subset of exactly ``L_keep = int(L * (1 - mask_ratio))`` tokens of each sample.
+    """Keep a random subset of whole ``unit x unit`` squares of patches of each sample, the same number for all.
+
+    With ``unit=1`` (MAE) exactly ``L_keep = int(L * (1 - mask_ratio))`` tokens are kept. With ``unit=u > 1`` (CMAE:
+    2) the (h, w) patch grid is cut into U = (h / u) * (w / u) squares and ``u * u * int(U * (1 - mask_ratio))``
+    tokens are kept, those of the kept squares (CMAE's ViT-B/16: 17 of 49 squares, 68 of 196 patches).
 
     Args:
-        x: tokens, (B, L, D).
-        mask_ratio: fraction of tokens to drop.
-        noise: (B, L) scores deciding the kept tokens (the lowest are kept); uniform random if not given. Passing it
-            makes the masks reproducible (e.g. to compare runs that split a batch differently).
+        x: tokens, (B, L, D), in row-major grid order.
+        mask_ratio: fraction of units to drop.
+        noise: (B, U) scores deciding the kept units (the lowest are kept; U = L for ``unit=1``); uniform random if
+            not given. Passing it makes the masks reproducible (e.g. to compare runs that split a batch differently).
+        unit: side of a masking unit, in patches.
+        grid: the patch grid (h, w), needed when ``unit > 1``; both sides must be multiples of ``unit``.
 
     Returns:
         ``x_kept`` (B, L_keep, D); ``mask`` (B, L), 1 for a dropped token, 0 for a kept one, in the original order;
         ``ids_restore`` (B, L), the permutation that puts shuffled tokens back in their original order.
     """
     B, L, D = x.shape
-    len_keep = int(L * (1 - mask_ratio))
-    noise = torch.rand(B, L, device=x.device) if noise is None else noise
-    ids_shuffle = torch.argsort(noise, dim=1)
+    if unit > 1:
+        check_mask_grid(L, unit, grid)
+    units = L // (unit * unit)
+    noise = torch.rand(B, units, device=x.device) if noise is None else noise
+    len_keep = int(units * (1 - mask_ratio)) * unit * unit
+    if unit > 1:  # every patch takes its square's score; a stable sort keeps the squares whole
+        h, w = grid
+        noise = noise.reshape(B, h // unit, 1, w // unit, 1).expand(-1, -1, unit, -1, unit).reshape(B, L)
+    ids_shuffle = torch.argsort(noise, dim=1, stable=True)
     ids_restore = torch.argsort(ids_shuffle, dim=1)
     ids_keep = ids_shuffle[:, :len_keep]
     x_kept = torch.gather(x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, D))
     mask = torch.ones(B, L, device=x.device, dtype=x.dtype)
     mask[:, :len_keep] = 0
     return x_kept, torch.gather(mask, 1, ids_restore), ids_restore
+
+
+def check_mask_grid(length: int, unit: int, grid: tuple[int, int] | None) -> None:
+    """Raise ``ValueError`` unless the patch grid (h, w) has ``length`` patches and ``unit`` divides both sides."""
+    if grid is None or grid[0] * grid[1] != length or grid[0] % unit or grid[1] % unit:
+        raise ValueError(
+            f'Masking in {unit}x{unit} units needs the patch grid (h, w) with h * w = {length} patches and both '
+            f'sides multiples of {unit}; got grid={grid}. Choose an image and patch size whose grid the unit divides.'
+        )
 
 
 @MMPRETRAIN_MODELS.register_module()
@@ -74,7 +100,10 @@ class LGPViT(VisionTransformer):
         patch_size: overrides the arch's patch size.
         out_indices: blocks whose output is returned (negative counts from the end).
         out_type: ``cls_token`` (B, D), ``avg_featmap`` (B, D), ``raw`` (B, 1 + L, D) or ``featmap`` (B, D, h, w).
-        mask_ratio: fraction of patches dropped by :meth:`forward_masked` (MAE: 0.75).
+        mask_ratio: fraction of patches (or of ``mask_unit`` squares) dropped by :meth:`forward_masked` (MAE: 0.75,
+            CMAE: 0.65).
+        mask_unit: mask in squares of ``mask_unit x mask_unit`` patches (CMAE: 2, 32 px at p = 16); 1 masks single
+            patches (MAE). The patch grid must be a multiple of it.
         pos_embed_type: ``sincos`` (fixed 2-D sin-cos, not trained: MAE and MoCo v3) or ``learnable``.
         stop_grad_patch_embed: keep the patch embedding out of training (MoCo v3's stop-gradient; in Layer Grafted
             Pre-training it stays at its MAE weights).
@@ -105,6 +134,7 @@ class LGPViT(VisionTransformer):
         out_indices: int | Sequence[int] = -1,
         out_type: str = 'cls_token',
         mask_ratio: float = 0.75,
+        mask_unit: int = 1,
         pos_embed_type: str = 'sincos',
         stop_grad_patch_embed: bool = False,
         drop_path_rate: float = 0.0,
@@ -136,6 +166,9 @@ class LGPViT(VisionTransformer):
             **kwargs,
         )
         self.mask_ratio = mask_ratio
+        self.mask_unit = mask_unit
+        if mask_unit > 1:
+            check_mask_grid(self.num_patches, mask_unit, self.patch_resolution)
         self.fast_paths = fast_paths
         self.with_cp = with_cp
         self.pos_embed_type = pos_embed_type
@@ -189,10 +222,7 @@ class LGPViT(VisionTransformer):
         """
         if mask:
             return self.forward_masked(x)
-        x, hw = self.patch_embed(x)
-        if self.cls_token is not None:
-            x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
-        x = self.pre_norm(self.drop_after_pos(x + self.resized_pos_embed(hw)))
+        x, hw = self.embed(x)
         outs = []
         last = len(self.layers) - 1
         for i in range(len(self.layers)):
@@ -202,6 +232,24 @@ class LGPViT(VisionTransformer):
             if i in self.out_indices:
                 outs.append(self._format_output(x, hw))
         return tuple(outs)
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """Images (B, C, H, W) -> tokens (B, 1 + L, D), CLS first, with positions, and the patch grid (h, w)."""
+        x, hw = self.patch_embed(x)
+        if self.cls_token is not None:
+            x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
+        return self.pre_norm(self.drop_after_pos(x + self.resized_pos_embed(hw))), hw
+
+    def forward_tokens(self, x: torch.Tensor, final_norm: bool | None = None) -> torch.Tensor:
+        """Every token of images x (B, C, H, W) after the last block, (B, 1 + L, D), CLS first.
+
+        ``final_norm`` chooses whether the final norm is applied (default: the backbone's setting); CMAE's target
+        encoder reads its tokens without it.
+        """
+        x, _ = self.embed(x)
+        for i in range(len(self.layers)):
+            x = self._run_block(i, x)
+        return self.ln1(x) if (self.final_norm if final_norm is None else final_norm) else x
 
     def _run_block(self, i: int, x: torch.Tensor, class_token_only: bool = False) -> torch.Tensor:
         """Block ``i`` on tokens x (B, N, D) -> (B, N, D), or (B, 1, D) for the CLS token alone.
@@ -233,9 +281,11 @@ class LGPViT(VisionTransformer):
     def forward_masked(
         self, x: torch.Tensor, mask_ratio: float | None = None, noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """MAE encoder: embed all patches, keep a random ``1 - mask_ratio`` of them, encode the rest with CLS.
+        """MAE encoder: embed all patches, keep a random ``1 - mask_ratio`` of them (of their ``mask_unit`` squares),
+        encode the rest with CLS.
 
-        ``noise`` (B, L) fixes which patches are kept (see :func:`random_masking`).
+        ``noise`` (B, U), one score per masking unit (U = L for single patches), fixes which are kept (see
+        :func:`random_masking`).
 
         Returns:
             ``latent`` (B, 1 + L_keep, D) after the final norm, CLS first; ``mask`` (B, L), 1 = masked;
@@ -244,7 +294,11 @@ class LGPViT(VisionTransformer):
         x, hw = self.patch_embed(x)
         pos_embed = self.resized_pos_embed(hw)
         x, mask, ids_restore = random_masking(
-            x + pos_embed[:, 1:], self.mask_ratio if mask_ratio is None else mask_ratio, noise
+            x + pos_embed[:, 1:],
+            self.mask_ratio if mask_ratio is None else mask_ratio,
+            noise,
+            unit=self.mask_unit,
+            grid=hw,
         )
         cls_token = (self.cls_token + pos_embed[:, :1]).expand(x.shape[0], -1, -1)
         x = self.pre_norm(self.drop_after_pos(torch.cat((cls_token, x), dim=1)))
@@ -294,4 +348,4 @@ def _init_linear_and_norm(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-__all__ = ['ARCHS', 'LGPViT', 'random_masking']
+__all__ = ['ARCHS', 'LGPViT', 'check_mask_grid', 'random_masking']

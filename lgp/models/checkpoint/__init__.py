@@ -22,6 +22,7 @@ from .layouts import (
 from .loading import (
     CheckpointMismatchError,
     check_state_dict,
+    fit_global_pool,
     load_backbone_checkpoint,
     load_model_checkpoint,
     read_backbone,
@@ -40,6 +41,7 @@ __all__ = [
     'detect_model_layout',
     'extract_backbone',
     'extract_model',
+    'fit_global_pool',
     'is_pretrained_type',
     'lgp_to_timm',
     'load_backbone_checkpoint',

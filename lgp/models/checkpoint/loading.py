@@ -165,11 +165,43 @@ def load_backbone_checkpoint(
     """
     name = _name(checkpoint)
     state_dict, layout, dropped = read_backbone(checkpoint, source, encoder, prefix)
+    state_dict, pooling = fit_global_pool(model, state_dict)
+    dropped.update(pooling)
     where = f'{name} (layout {layout!r}, {encoder} encoder{f", prefix {prefix!r}" if prefix else ""})'
     check_state_dict(model, state_dict, source=where)
     model.load_state_dict(state_dict, strict=True)
     _log_loaded(f'Loaded {len(state_dict)} backbone tensors from {where}.', dropped)
     return dropped
+
+
+def fit_global_pool(
+    model: nn.Module, state_dict: dict[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
+    """A pre-trained encoder's weights for a ViT that pools its patch tokens (MAE's global-pool fine-tuning, CMAE's).
+
+    An mmpretrain ``VisionTransformer`` with ``out_type='avg_featmap'`` normalises the mean patch token with its own
+    norm ``ln2`` (MAE's ``fc_norm``), which no pre-trained encoder has: it keeps its initialisation. With
+    ``final_norm=False`` it has no final norm ``ln1``: the encoder's is left out. Both are declared by the backbone's
+    config and reported here; every other tensor is loaded strictly. Any other model is returned unchanged.
+
+    Returns:
+        The state dict to load, and ``{reason: keys}`` of the keys new or left out.
+    """
+    if not isinstance(model, VisionTransformer):
+        return state_dict, {}
+    changes = {}
+    if not model.final_norm:
+        final = [k for k in state_dict if k.startswith('ln1.')]
+        if final:
+            state_dict = {k: v for k, v in state_dict.items() if k not in final}
+            changes['the final norm, which this backbone does not have (final_norm=False)'] = final
+    if model.out_type == 'avg_featmap' and not any(k.startswith('ln2.') for k in state_dict):
+        pooled_norm = {f'ln2.{k}': v for k, v in model.ln2.state_dict().items()}
+        state_dict = {**state_dict, **pooled_norm}
+        changes["new, kept at their initialisation: the norm after average pooling (ln2, MAE's fc_norm)"] = sorted(
+            pooled_norm
+        )
+    return state_dict, changes
 
 
 def read_model(
@@ -241,4 +273,4 @@ def _log_loaded(message: str, dropped: dict[str, list[str]]) -> None:
     logger = MMLogger.get_current_instance()
     logger.info(message)
     for reason, keys in dropped.items():
-        logger.info(f'Dropped {len(keys)} keys on purpose: {reason}.')
+        logger.info(f'Not loaded from the checkpoint, on purpose ({len(keys)} keys): {reason}.')

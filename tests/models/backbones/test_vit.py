@@ -80,6 +80,46 @@ def test_random_masking_keeps_the_unmasked_tokens():
     torch.testing.assert_close(unshuffled[mask == 0], x[mask == 0])
 
 
+@pytest.mark.parametrize('ratio', [0.65, 0.75, 0.5])
+def test_unit_masking_keeps_whole_2x2_squares_that_cover_the_grid(ratio, images):
+    """CMAE's masking: int(U * (1 - ratio)) of the U = 16 squares of 2x2 patches kept, each whole, on the 8x8 grid."""
+    latent, mask, ids_restore = nano(mask_ratio=ratio, mask_unit=2)(images, mask=True)
+    units = (GRID // 2) ** 2
+    kept_units = int(units * (1 - ratio))
+    assert latent.shape == (B, 1 + 4 * kept_units, D)
+    squares = mask.view(B, GRID // 2, 2, GRID // 2, 2).permute(0, 1, 3, 2, 4).reshape(B, units, 4)
+    # every square is all kept or all masked, and together the squares are the whole grid
+    assert torch.all((squares.sum(-1) == 0) | (squares.sum(-1) == 4))
+    assert (squares.sum(-1) == 0).sum(1).tolist() == [kept_units] * B
+    assert squares.numel() == mask.numel() == B * GRID * GRID
+    assert sorted(ids_restore[0].tolist()) == list(range(GRID * GRID))
+
+
+def test_unit_masking_keeps_the_squares_with_the_lowest_noise():
+    """A hand-made case: a 4x4 grid of tokens, 2x2 squares scored (3, 0, 2, 1): ratio 0.5 keeps squares 1 and 3."""
+    x = torch.arange(16, dtype=torch.float32).view(1, 16, 1)
+    kept, mask, _ = random_masking(x, 0.5, noise=torch.tensor([[3.0, 0.0, 2.0, 1.0]]), unit=2, grid=(4, 4))
+    square_1, square_3 = {2, 3, 6, 7}, {10, 11, 14, 15}  # top-right and bottom-right, row-major token ids
+    assert set(kept.flatten().int().tolist()) == square_1 | square_3
+    assert mask.view(4, 4).tolist() == [[1, 1, 0, 0]] * 4
+
+
+def test_unit_masking_refuses_a_grid_the_unit_does_not_divide():
+    with pytest.raises(ValueError, match='multiples of 3'):
+        nano(mask_unit=3)  # 8x8 patches
+    with pytest.raises(ValueError, match='patch grid'):
+        random_masking(torch.zeros(1, 16, 2), 0.5, unit=2)
+
+
+def test_forward_tokens_with_and_without_the_final_norm(images):
+    model = nano(out_type='raw')
+    (plain,) = model(images)
+    torch.testing.assert_close(model.forward_tokens(images), plain)
+    unnormed = model.forward_tokens(images, final_norm=False)
+    torch.testing.assert_close(model.ln1(unnormed), plain)
+    assert not torch.allclose(unnormed, plain)
+
+
 def test_unmasked_output_equals_plain_output(images):
     model = nano(out_type='raw', mask_ratio=0.0)
     (plain,) = model(images)

@@ -181,3 +181,33 @@ def test_converter_tools(tmp_path, images, run_tool):
     exported.load_state_dict(torch.load(timm_file, weights_only=True), strict=True)
     with torch.no_grad():
         torch.testing.assert_close(exported.forward_features(images), reference.forward_features(images))
+
+
+def test_global_pool_backbone_leaves_the_final_norm_out_and_keeps_its_new_norm(tmp_path, images):
+    """MAE's global-pool fine-tuning (timm's ``global_pool='avg'`` without its final norm, ``fc_norm`` new): the pooled
+    features of an lgp backbone with ``out_type='avg_featmap', final_norm=False`` loaded from the same weights equal
+    timm's with its ``fc_norm`` at the same (fresh) values; anything else missing is still an error."""
+    timm_model = make_timm()
+    pooled = make_lgp(out_type='avg_featmap', final_norm=False)
+    fresh_norm = {k: v.clone() for k, v in pooled.ln2.state_dict().items()}
+    dropped = load_backbone_checkpoint(pooled, mae_release(timm_model))
+    assert {k: torch.equal(v, fresh_norm[k]) for k, v in pooled.ln2.state_dict().items()} == {
+        'weight': True,
+        'bias': True,
+    }
+    assert sorted(k for keys in dropped.values() for k in keys if k.startswith(('ln', 'norm'))) == [
+        'ln1.bias',
+        'ln1.weight',
+        'ln2.bias',
+        'ln2.weight',
+    ]
+    reference = TimmViT(
+        img_size=IMG, patch_size=4, embed_dim=D, depth=6, num_heads=3, num_classes=0, global_pool='avg', fc_norm=True
+    ).eval()
+    weights = {k: v for k, v in timm_model.state_dict().items() if not k.startswith('norm.')}  # no final norm here
+    reference.load_state_dict({**weights, **{f'fc_norm.{k}': v for k, v in fresh_norm.items()}})
+    torch.testing.assert_close(pooled(images)[0], reference(images), atol=1e-5, rtol=1e-5)
+    broken = mae_release(timm_model)
+    del broken['model']['blocks.2.mlp.fc1.weight']
+    with pytest.raises(CheckpointMismatchError, match=r'layers\.2\.ffn\.layers\.0\.0\.weight'):
+        load_backbone_checkpoint(make_lgp(out_type='avg_featmap', final_norm=False), broken)

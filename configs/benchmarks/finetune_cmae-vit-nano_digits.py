@@ -1,0 +1,12 @@
+# CPU twin of finetune_cmae-vit-b_8xb128-100e_in1k.py: the LGP twin (_base_/finetune_vit_nano_digits.py) with CMAE's
+# average-pooled features (final_norm=False, a new ln2) and layer decay 0.65.
+#   python tools/train.py configs/benchmarks/finetune_cmae-vit-nano_digits.py \
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/cmae_vit-nano_digits/epoch_20.pth
+from mmengine.config import read_base
+
+with read_base():
+    from ._base_.finetune_vit_nano_digits import *
+
+model.backbone.update(out_type='avg_featmap', final_norm=False)
+model.backbone.init_cfg.checkpoint = 'work_dirs/cmae_vit-nano_digits/epoch_20.pth'
+optim_wrapper.paramwise_cfg.layer_decay = 0.65
