@@ -1,4 +1,5 @@
-"""Analytic FLOP counts of one pre-training step of MAE, MoCo v3 and CMAE on a ViT (what ``train_step.py`` divides by).
+"""Analytic FLOP counts of one pre-training step of MAE, MoCo v3, CMAE and ConMIM on a ViT (what ``train_step.py``
+divides by).
 
 A multiply-add counts as 2 FLOPs; only matrix products are counted (linear layers, the patch-embedding convolution,
 the two attention products and the contrastive logits), as ``torch.utils.flop_counter.FlopCounterMode`` does.
@@ -6,15 +7,15 @@ Element-wise work (norms, softmax, GELU, the loss, AdamW, the momentum update) i
 
 Symbols: B batch, C channels, p patch size, L = (H / p) * (W / p) patches, N tokens, D width, F MLP width, u mask
 unit (squares of u x u patches), U = L / u^2 units, L_keep = u^2 int(U (1 - mask_ratio)) visible patches, D_d decoder
-width, O output width of the predictor.
+width, O output width of the predictor (ConMIM: of the projector).
 
 * ViT block on N tokens: qkv 2 N D 3D, proj 2 N D D, MLP 2 N D F x 2, attention QK^T and AV 2 N N D each:
   ``2 N (4 D^2 + 2 D F) + 4 N^2 D`` = ``2 N (12 D^2 + 2 N D)`` when F = 4D.
 * Patch embedding: ``2 L (C p^2) D`` (a convolution with stride p is a GEMM over the L patches).
 * Backward: twice the forward (the gradients of the input and of the weights), so a trained layer costs 3x its
-  forward; the patch embedding has no input gradient (its input is data): 2x for MAE and CMAE's online encoder, 1x
-  for MoCo v3 whose patch embedding is a stop-gradient; the contrastive logits have no key gradient: 2x; momentum
-  (target) branches run forward only.
+  forward; the patch embedding has no input gradient (its input is data): 2x for MAE, CMAE's and ConMIM's online
+  encoders, 1x for MoCo v3 whose patch embedding is a stop-gradient; the contrastive logits have no key gradient:
+  2x; momentum (target, slow) branches run forward only.
 * MAE: the encoder embeds all L patches but runs its blocks on the N = 1 + L_keep visible tokens; the decoder runs
   on all 1 + L tokens (decoder_embed on the visible ones, decoder_pred on all of them).
 * MoCo v3 per step: each of the 2 views through the online backbone, projector and predictor (forward and backward)
@@ -24,6 +25,11 @@ width, O output width of the predictor.
   blocks and decoder_pred D_d -> D on all 1 + L), the projector and the predictor on the mean of its L patch
   features; the target branch, forward only, on the whole target view: patch embedding, encoder on all 1 + L tokens
   and projector; one logit matrix q k^T (B x B x O).
+* ConMIM per step: the online encoder on all 1 + L tokens of the corrupted view (its masked patch embeddings
+  replaced by the mask token: element-wise) and the per-token projector on its B L patch tokens, forward and
+  backward; the slow encoder and projector on the whole full view, forward only; the B per-image logit matrices
+  q_i k_i^T (L x L x O each). The shared relative position bias is added to the attention logits and the softmax is
+  taken element-wise: neither is counted. Both sides of the benchmark's row compute every token: no ``partial``.
 * ``partial=True`` counts what lgp computes (:func:`lgp.models.fast_paths.partial_block`): a block whose outputs are
   needed for M of its N tokens only costs ``2 N D 2D`` (keys, values) + ``2 M (2 D^2 + 2 D F)`` + ``4 M N D``. In
   MoCo v3 the last encoder block keeps the CLS token (M = 1); in MAE and CMAE the last pixel-decoder block and
@@ -198,11 +204,31 @@ def cmae_flops(
     return batch * (online_factor * online + embed_factor * embed + target) + logit_factor * logits
 
 
+def conmim_flops(vit: ViTSpec, projector: tuple[int, ...], batch: int, train: bool = True) -> int:
+    """FLOPs of ConMIM on a batch of (corrupted, full) view pairs: ``model.loss`` (forward), or (``train``) one step.
+
+    Args:
+        vit: the online encoder and its slow (EMA) twin, both on all 1 + L tokens.
+        projector: widths of the per-token projector (and of its slow twin), e.g. ``(768, 4096, 4096, 256)``.
+        batch: B, the number of images (each gives a corrupted and a full view).
+        train: count forward + backward of the online branch (else the forward of the whole loss).
+    """
+    patches = vit.num_patches
+    embed, encoder = patch_embed_flops(vit), encoder_flops(vit, 1 + patches)
+    projection = linear_flops(patches, projector)
+    online = encoder + projection
+    slow = embed + encoder + projection
+    logits = 2 * patches * patches * projector[-1]
+    online_factor, embed_factor, logit_factor = (3, 2, 2) if train else (1, 1, 1)
+    return batch * (online_factor * online + embed_factor * embed + slow + logit_factor * logits)
+
+
 __all__ = [
     'DecoderSpec',
     'ViTSpec',
     'block_flops',
     'cmae_flops',
+    'conmim_flops',
     'decoder_flops',
     'encoder_flops',
     'kept_patches',

@@ -1,10 +1,11 @@
 """Throughput of one full pre-training step, lgp against a reference, timed side by side.
 
-The reference is mmpretrain's own MAE / MoCo v3 or, for CMAE, which mmpretrain lacks, lgp's own CMAE with
-``fast_paths=False`` (the plain computation its fast path replaces). A step is ``model.train_step(data,
-optim_wrapper)``: the data preprocessor, the forward pass and loss (for MoCo v3 and CMAE also the momentum update and
-the momentum (target) encoder's forward), the backward pass and the AdamW step. Both sides are built from the same
-model configs (``configs/_base_/models/{mae,mocov3,cmae}_vit_{nano,b}.py``) and the same optimiser constructor and
+The reference is mmpretrain's own MAE / MoCo v3; for CMAE, which mmpretrain lacks, lgp's own CMAE with
+``fast_paths=False`` (the plain computation its fast path replaces); for ConMIM, which mmpretrain lacks too, lgp's
+ConMIM on mmpretrain's BEiT encoder. A step is ``model.train_step(data, optim_wrapper)``: the data preprocessor, the
+forward pass and loss (for MoCo v3, CMAE and ConMIM also the momentum update and the momentum (target, slow)
+encoder's forward), the backward pass and the AdamW step. Both sides are built from the same model configs
+(``configs/_base_/models/{mae,mocov3,cmae,conmim}_vit_{nano,b}.py``) and the same optimiser constructor and
 hyperparameters (``configs/_base_/schedules/{algorithm}_adamw.py``); against mmpretrain the algorithm and backbone
 classes differ, and the AdamW implementation (lgp's schedules ask for the fused one, mmpretrain's side gets PyTorch's
 default, as its own configs do):
@@ -16,20 +17,31 @@ default, as its own configs do):
   from ``GraftedOptimWrapperConstructor``;
 * ``cmae``: lgp ``CMAE`` + ``LGPViT`` against the same with ``fast_paths=False`` (the whole last pixel-decoder block
   and prediction instead of the masked patches' only); both are lgp's models and get lgp's fused AdamW, so the
-  ratio is that of the fast path alone.
+  ratio is that of the fast path alone;
+* ``conmim``: lgp ``ConMIM`` + ``LGPViT`` in BEiT's style (no absolute position embedding, one shared relative
+  position bias, layer scale; attention through PyTorch's fused ``scaled_dot_product_attention`` with the bias as
+  its float mask) against the same ``ConMIM`` on mmpretrain's BEiT encoder (:class:`BEiTConMIMEncoder`:
+  ``BEiTViT`` with the same dims, ``use_abs_pos_emb=False``, ``use_shared_rel_pos_bias=True``,
+  ``use_rel_pos_bias=False``, the config's layer scale, no drop path; mmpretrain's ``BEiTAttention``: explicit
+  q k^T, bias add, softmax, A v). The two encoders compute the same function with another parameterisation of the
+  qkv bias: BEiT's has q and v biases only, lgp's a k bias too, which does not change the attention (it adds
+  q . b_k to a whole row of logits, which the softmax cancels). Both sides run lgp's ConMIM and get its schedule's
+  fused AdamW, so the ratio is that of the encoders alone.
 
 After warm-up steps, each repeat times one step of each side, alternating which goes first; the table reports
 medians, the ratio of the median step times (lgp / reference, <= 1.0: lgp at least as fast) and the min-max of the
 per-repeat ratios (the noise). Images/s counts images (a MoCo v3 image is 2 views, a CMAE image an online and a
-target view). Peak memory is ``torch.cuda.max_memory_allocated`` over one untimed step above what was allocated
-before it, plus the side's own weights, buffers and optimiser state (the peak that side would have alone); on the
-CPU it is 'n/a': both sides share one process and the allocator keeps freed memory, so the process's RSS says
-nothing about either side. FLOP/s use the analytic counts of :mod:`flops` of the work each side does (lgp skips the
-outputs no loss reads: the patch tokens of MoCo v3's last encoder block, the visible patches of MAE's and CMAE's
-last pixel-decoder block) and are given as a fraction of a square GEMM's rate (2048 on the CPU, 8192 on a GPU, in
-the step's compute dtype), timed after every repeat so that it shares the steps' conditions.
+target view, a ConMIM image a corrupted and a full view). Peak memory is ``torch.cuda.max_memory_allocated`` over one
+untimed step above what was allocated before it, plus the side's own weights, buffers and optimiser state (the peak
+that side would have alone); on the CPU it is 'n/a': both sides share one process and the allocator keeps freed
+memory, so the process's RSS says nothing about either side. FLOP/s use the analytic counts of :mod:`flops` of the
+work each side does (lgp skips the outputs no loss reads: the patch tokens of MoCo v3's last encoder block, the
+visible patches of MAE's and CMAE's last pixel-decoder block; ConMIM's two sides do the same work) and are given as
+a fraction of a square GEMM's rate (2048 on the CPU, 8192 on a GPU, in the step's compute dtype), timed after every
+repeat so that it shares the steps' conditions.
 
     python benchmarks/train_step.py --quick                 # nano, 32 px, batch 64, CPU: about 30 s
+    python benchmarks/train_step.py --quick --algorithms conmim
     python benchmarks/train_step.py                         # CPU: + ViT-B/16 at 224, batch 4; GPU: ViT-B/16, bf16
     python benchmarks/train_step.py --algorithms mocov3 --sizes b --batch 64 128 --profile
 """
@@ -52,14 +64,17 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.models.backbones import BEiTViT
 from mmpretrain.models.selfsup import MAE as RefMAE
-from mmpretrain.models.selfsup import MAEViT, MoCoV3ViT
+from mmpretrain.models.selfsup import BEiTPretrainViT, MAEViT, MoCoV3ViT
 from mmpretrain.models.selfsup import MoCoV3 as RefMoCoV3
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flops import DecoderSpec, ViTSpec, cmae_flops, mae_flops, mocov3_flops  # noqa: E402
+from flops import DecoderSpec, ViTSpec, cmae_flops, conmim_flops, mae_flops, mocov3_flops  # noqa: E402
 from run_header import print_run_header  # noqa: E402
 
 from lgp.engine import CPUAmpOptimWrapper, GraftedOptimWrapperConstructor  # noqa: E402
@@ -68,20 +83,77 @@ from lgp.models.backbones.vit import ARCHS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / 'configs' / '_base_'
-ALGORITHMS = ('mae', 'mocov3', 'grafted', 'cmae')
-# each row's reference side: mmpretrain's own model, or (CMAE, which mmpretrain lacks) lgp's without its fast paths
+ALGORITHMS = ('mae', 'mocov3', 'grafted', 'cmae', 'conmim')
+# each row's reference side: mmpretrain's own model; for CMAE, which mmpretrain lacks, lgp's without its fast paths;
+# for ConMIM, which mmpretrain lacks too, lgp's ConMIM on mmpretrain's BEiT encoder (BEiTConMIMEncoder)
 REFERENCES = {
     'mae': 'mmpretrain MAE',
     'mocov3': 'mmpretrain MoCoV3',
     'grafted': 'mmpretrain MoCoV3',
     'cmae': 'lgp CMAE fast_paths=False',
+    'conmim': 'mmpretrain BEiT encoder',
 }
 # default batch per size and device; the GPU runs ViT-B/16 only unless --sizes says otherwise
 BATCHES = {'nano': {'cpu': [64], 'cuda': [256]}, 'b': {'cpu': [4], 'cuda': [64, 128]}}
 GRAFTED_LR_LAYER_WISE = '1.5e-5,1.5e-5,1.5e-4'
 GRAFT_KEYS = ('step1', 'lower_blocks', 'lower_lr_mult', 'anchor_weight', 'anchor_blocks')
+# ConMIM masks 75 of the 196 patches of ViT-B/16 at 224 px; the benchmark masks as many of L (24 of nano's 64) at
+# random positions (the official block-wise mask costs the same: every token is computed)
+CONMIM_MASKED = (75, 196)
+# the backbone initialisation of mmpretrain's BEiT config, configs/beit/beit_beit-base-p16_8xb256-amp-coslr-300e_in1k.py
+# (truncated normal linear layers and patch embedding, unit LayerNorm); BEiTConMIMEncoder.init_weights then does what
+# BEiTPretrainViT's does
+BEIT_INIT_CFG = [
+    dict(type='TruncNormal', std=0.02, layer='Linear'),
+    dict(type='TruncNormal', std=0.02, layer='Conv2d'),
+    dict(type='Constant', layer='LayerNorm', val=1.0, bias=0.0),
+]
 IMAGENET_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 MIB = 2**20
+
+
+class BEiTConMIMEncoder(BEiTViT):
+    """mmpretrain's BEiT encoder with the interface lgp's ConMIM calls: ``embed_dims`` and ``forward_tokens`` (a
+    benchmark-only class, registered nowhere; the conmim row's reference backbone).
+
+    Built as :func:`model_configs` configures it: ``BEiTViT`` with the lgp config's dims, ``use_abs_pos_emb=False``,
+    ``use_shared_rel_pos_bias=True``, ``use_rel_pos_bias=False``, its ``layer_scale_init_value``, no drop path,
+    ``bias='qv_bias'`` (q and v biases, no k bias) and the final norm. Everything it runs is mmpretrain's own:
+    ``patch_embed``, ``cls_token``, ``rel_pos_bias()``, the ``BEiTTransformerEncoderLayer`` blocks (``BEiTAttention``:
+    explicit q k^T, the shared bias added, softmax, A v; ``gamma_1`` / ``gamma_2`` layer scale) and ``ln1``. The masked
+    patch embeddings are replaced as ``BEiTPretrainViT.forward`` replaces them, ``x (1 - w) + t w``, with the mask
+    token t the caller (ConMIM) owns instead of a backbone's own. No mask token of its own, so that its parameters
+    are those of lgp's backbone up to the qkv bias's parameterisation.
+    """
+
+    def init_weights(self) -> None:
+        """``init_cfg`` (mmpretrain's BEiT config's: :data:`BEIT_INIT_CFG`), then BEiTPretrainViT's own steps: the CLS
+        token N(0, 0.02) truncated, each block's output projections divided by sqrt(2 (i + 1))."""
+        super().init_weights()
+        trunc_normal_(self.cls_token, std=0.02)
+        BEiTPretrainViT.rescale_init_weight(self)
+
+    def forward_tokens(
+        self,
+        x: torch.Tensor,
+        final_norm: bool | None = None,
+        mask: torch.Tensor | None = None,
+        mask_token: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Every token of images x (B, C, H, W) after the last block, (B, 1 + L, D), CLS first, as
+        :meth:`lgp.models.LGPViT.forward_tokens`: ``mask`` (B, L) bool, True where the patch embedding is replaced by
+        ``mask_token`` (1, 1, D)."""
+        x, _ = self.patch_embed(x)
+        b, length, _ = x.shape
+        if mask is not None:
+            w = mask.flatten(1).unsqueeze(-1).type_as(x)
+            x = x * (1.0 - w) + mask_token.expand(b, length, -1) * w
+        x = torch.cat((self.cls_token.expand(b, -1, -1), x), dim=1)
+        x = self.drop_after_pos(x)
+        rel_pos_bias = self.rel_pos_bias()
+        for layer in self.layers:
+            x = layer(x, rel_pos_bias=rel_pos_bias)
+        return self.ln1(x) if (self.final_norm if final_norm is None else final_norm) else x
 
 
 @dataclass
@@ -178,7 +250,8 @@ class Gemm:
 
 def model_configs(algorithm: str, size: str, step1: Path) -> tuple[dict, dict]:
     """The lgp model config of the repo and its reference: the mmpretrain twin (same architecture, heads and
-    preprocessing) or, for CMAE, the same config with ``fast_paths=False``.
+    preprocessing); for CMAE the same config with ``fast_paths=False``; for ConMIM the same config with the backbone
+    replaced by mmpretrain's BEiT encoder (:class:`BEiTConMIMEncoder`) of the same architecture.
 
     The grafted model starts from ``step1``, written here with the backbone's own initialisation.
     """
@@ -186,6 +259,8 @@ def model_configs(algorithm: str, size: str, step1: Path) -> tuple[dict, dict]:
     lgp['data_preprocessor'] = dict(type=SelfSupDataPreprocessor, **IMAGENET_NORM)
     if algorithm == 'cmae':
         return lgp, dict(copy.deepcopy(lgp), fast_paths=False)
+    if algorithm == 'conmim':
+        return lgp, dict(copy.deepcopy(lgp), backbone=beit_backbone(lgp['backbone']))
     family = 'mae' if algorithm == 'mae' else 'mocov3'
     ref = {k: v for k, v in lgp.items() if k not in GRAFT_KEYS}
     if algorithm == 'grafted':
@@ -202,6 +277,30 @@ def model_configs(algorithm: str, size: str, step1: Path) -> tuple[dict, dict]:
         ref_backbone = dict(type=MoCoV3ViT, stop_grad_conv1=True, out_type='cls_token', **common)
     ref = dict(copy.deepcopy(ref), type=RefMAE if family == 'mae' else RefMoCoV3, backbone=ref_backbone)
     return lgp, ref
+
+
+def beit_backbone(backbone: dict) -> dict:
+    """The :class:`BEiTConMIMEncoder` config of a BEiT-style ``LGPViT`` config (ConMIM's): the same dims, patch grid,
+    layer scale, drop path and final norm, a shared relative position bias and no absolute position embedding."""
+    expected = dict(pos_embed_type='none', rel_pos_bias=True)
+    if any(backbone.get(k) != v for k, v in expected.items()):
+        raise ValueError(f'The conmim reference needs a BEiT-style LGPViT ({expected}), got {backbone}.')
+    arch = {k: v for k, v in ARCHS[backbone['arch']].items() if k != 'patch_size'}
+    return dict(
+        type=BEiTConMIMEncoder,
+        arch=arch,
+        img_size=backbone['img_size'],
+        patch_size=backbone['patch_size'],
+        drop_path_rate=backbone.get('drop_path_rate', 0.0),
+        final_norm=backbone.get('final_norm', True),
+        out_type='raw',
+        use_abs_pos_emb=False,
+        use_rel_pos_bias=False,
+        use_shared_rel_pos_bias=True,
+        layer_scale_init_value=backbone.get('layer_scale_init_value', 0.0),
+        bias='qv_bias',
+        init_cfg=copy.deepcopy(BEIT_INIT_CFG),
+    )
 
 
 def decoder_spec(decoder: dict) -> DecoderSpec:
@@ -223,6 +322,8 @@ def flop_count(lgp_cfg: dict, algorithm: str, batch: int, partial: bool) -> int:
     vit = ViTSpec(dims, depth, mlp, backbone['img_size'], backbone['patch_size'])
     if algorithm == 'mae':
         return mae_flops(vit, decoder_spec(neck), backbone['mask_ratio'], batch, partial=partial)
+    if algorithm == 'conmim':  # both sides compute every token
+        return conmim_flops(vit, mlp_widths(neck), batch)
     if algorithm == 'cmae':
         return cmae_flops(
             vit,
@@ -240,12 +341,15 @@ def flop_count(lgp_cfg: dict, algorithm: str, batch: int, partial: bool) -> int:
 
 def build_optim_wrapper(model: nn.Module, algorithm: str, device: str, bf16: bool) -> OptimWrapper:
     """AdamW of the algorithm's schedule config, param groups by ``GraftedOptimWrapperConstructor`` from its whole
-    ``paramwise_cfg`` (CMAE's has ``custom_keys`` besides the ``weight_decay_rule``).
+    ``paramwise_cfg`` (CMAE's and ConMIM's have ``custom_keys`` besides the ``weight_decay_rule``).
 
-    One of lgp's models (both sides of the cmae row) gets the schedule as configured; one of mmpretrain's gets the
-    same hyperparameters without lgp's choice of implementation (``fused``): PyTorch's default AdamW, as mmpretrain's
-    own configs build it, and for ``grafted`` the original's ``lr_layer_wise`` (lgp's ``GraftedMoCoV3`` gives its
-    param groups itself, ``block_lr_groups``).
+    One of lgp's models (both sides of the cmae and conmim rows: the conmim reference is lgp's ``ConMIM`` on
+    mmpretrain's encoder) gets the schedule as configured; one of mmpretrain's gets the same hyperparameters without
+    lgp's choice of implementation (``fused``): PyTorch's default AdamW, as mmpretrain's own configs build it, and for
+    ``grafted`` the original's ``lr_layer_wise`` (lgp's ``GraftedMoCoV3`` gives its param groups itself,
+    ``block_lr_groups``). The constructor maps BEiT's parameters to blocks with its ``get_layer_depth`` as it maps
+    lgp's with ``layer_id``; ConMIM's ``skip_1d`` rule exempts the 1-D tensors of both (lgp's ``qkv.bias``,
+    ``attn.gamma1.weight``; BEiT's ``q_bias``, ``v_bias``, ``gamma_1``), its ``custom_keys`` the CLS token of both.
     """
     lgp = type(model).__module__.startswith('lgp.')
     schedule = f'{algorithm}_adamw.py'
@@ -264,15 +368,33 @@ def build_optim_wrapper(model: nn.Module, algorithm: str, device: str, bf16: boo
     return GraftedOptimWrapperConstructor(dict(wrapper, optimizer=optimizer), paramwise)(model)
 
 
-def make_data(algorithm: str, batch: int, img_size: int, device: str, channels_last: bool) -> dict:
-    """A batch as the dataloader yields it: uint8 images, one view (MAE) or two (MoCo v3; CMAE: online, target)."""
+def conmim_samples(batch: int, grid: int, device: str | torch.device = 'cpu', seed: int = 0) -> list[DataSample]:
+    """ConMIM's data samples: each with a ``mask`` (grid, grid) int64 (1 = masked), as lgp's pipeline packs it, here
+    :data:`CONMIM_MASKED`'s share of the patches (75 of 196, 24 of 64) at random positions."""
+    generator = torch.Generator().manual_seed(seed)
+    patches = grid * grid
+    masked = round(patches * CONMIM_MASKED[0] / CONMIM_MASKED[1])
+    samples = []
+    for _ in range(batch):
+        mask = torch.zeros(patches, dtype=torch.int64)
+        mask[torch.randperm(patches, generator=generator)[:masked]] = 1
+        samples.append(DataSample().set_mask(mask.view(grid, grid).to(device)))
+    return samples
+
+
+def make_data(
+    algorithm: str, batch: int, img_size: int, device: str, channels_last: bool, patch_size: int = 16
+) -> dict:
+    """A batch as the dataloader yields it: uint8 images, one view (MAE) or two (MoCo v3; CMAE: online, target;
+    ConMIM: corrupted, full, and data samples with the masks of the corrupted views, :func:`conmim_samples`)."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
     def images() -> torch.Tensor:
         x = torch.randint(0, 256, (batch, 3, img_size, img_size), dtype=torch.uint8, device=device)
         return x.contiguous(memory_format=fmt)
 
-    return dict(inputs=images() if algorithm == 'mae' else [images(), images()], data_samples=None)
+    samples = conmim_samples(batch, img_size // patch_size, device) if algorithm == 'conmim' else None
+    return dict(inputs=images() if algorithm == 'mae' else [images(), images()], data_samples=samples)
 
 
 def compile_modules(model: nn.Module) -> None:
@@ -299,7 +421,10 @@ def build_side(name: str, cfg: dict, algorithm: str, batch: int, args: argparse.
     wrapper = build_optim_wrapper(model, algorithm, args.device, args.bf16)
     if args.compile:
         compile_modules(model)
-    data = make_data(algorithm, batch, cfg['backbone']['img_size'], args.device, args.channels_last)
+    backbone = cfg['backbone']
+    data = make_data(
+        algorithm, batch, backbone['img_size'], args.device, args.channels_last, patch_size=backbone['patch_size']
+    )
     return Side(name, model, wrapper, data)
 
 

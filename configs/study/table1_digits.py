@@ -5,13 +5,20 @@
 # A method joins the study by adding a row here (or in a config that derives from this one).
 #   python tools/study.py configs/study/table1_digits.py [--quick] [--lr-search] [--seeds 3]
 
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.models.conmim_vit_b import beit_style
+
 # where the data is, and how tools/study.py writes it if it is missing ('digits': from scikit-learn)
 data = dict(root='data/digits', prepare='digits')
 seeds = 3
 
 # key: folder name; name: in the table; config: the pre-training (None: the random initialisation, no pre-training);
 # init: the row whose checkpoint (same seed) the run starts from, set through the config option ``option``;
-# paper: ViT-B/16 on ImageNet-1k (docs/recipes.md); made: how the row was made, for the report.
+# encoder: backbone options of an encoder built otherwise than the evaluation configs' LGPViT (ConMIM's BEiT style),
+# applied to every evaluation of the row; paper: ViT-B/16 on ImageNet-1k (docs/recipes.md); made: how the row was
+# made, for the report.
 rows = [
     dict(key='random', name='random init', config=None, made='no pre-training: the initialisation of the encoder'),
     dict(
@@ -75,6 +82,57 @@ rows = [
         init=dict(row='cmae', option='model.step1.checkpoint'),
         made='MoCo v3 from the CMAE row, cls_token and blocks 0-3 of 6 at 0.1x the lr',
     ),
+    # ConMIM (Yi et al., ICLR 2023), MIM as patch-level contrast inside each image, its encoder in BEiT's style (hence
+    # ``encoder``), with the random initialisation of that encoder as its reference; Layer Grafted Pre-training with
+    # ConMIM as step 1; and a miniature of the paper's ablations. Its paper's numbers: ViT-B/16 fine-tuning after 300
+    # epochs (ConMIM's own).
+    dict(
+        key='random_beit',
+        name='random init, BEiT style',
+        config=None,
+        encoder=beit_style,
+        made="no pre-training: the initialisation of ConMIM's encoder (no absolute positions, a zero relative bias)",
+    ),
+    dict(
+        key='conmim',
+        name='ConMIM',
+        config='configs/study/conmim_vit_nano_digits.py',
+        encoder=beit_style,
+        paper={'fine-tune': 83.5},
+        made="ConMIM from scratch, as long as the MAE row (paper: ConMIM's own, 300 epochs, fine-tune only)",
+    ),
+    dict(
+        key='lgp_conmim',
+        name='Layer Grafted from ConMIM',
+        config='configs/study/grafted_conmim_vit_nano_digits.py',
+        init=dict(row='conmim', option='model.step1.checkpoint'),
+        encoder=beit_style,
+        made='MoCo v3 from the ConMIM row, cls_token and blocks 0-3 of 6 at 0.1x the lr',
+    ),
+    dict(
+        key='conmim_instance',
+        name='ConMIM, instance-level contrast',
+        config='configs/study/conmim_instance_vit_nano_digits.py',
+        encoder=beit_style,
+        paper={'fine-tune': 82.26},
+        made='ConMIM with the mean token of each image contrasted across the batch (ablation)',
+    ),
+    dict(
+        key='conmim_switched',
+        name='ConMIM, perturbations switched',
+        config='configs/study/conmim_switched_vit_nano_digits.py',
+        encoder=beit_style,
+        paper={'fine-tune': 82.62},
+        made='ConMIM with the strong perturbation on the corrupted view, the basic one on the full view (ablation)',
+    ),
+    dict(
+        key='conmim_noslow',
+        name='ConMIM, no slow model',
+        config='configs/study/conmim_noslow_vit_nano_digits.py',
+        encoder=beit_style,
+        paper={'fine-tune': 81.53},
+        made='ConMIM with the keys from the online model (no EMA; ablation)',
+    ),
 ]
 
 # Columns read on the frozen encoder (CLS token after the final norm, test transform): a logistic regression with an
@@ -111,3 +169,4 @@ quick = dict(
     finetune_scale=0.2,
     lr_search=dict(lower_lr_mults=[0.0, 0.1, 1.0], lower_blocks=[2, 4]),
 )
+del beit_style

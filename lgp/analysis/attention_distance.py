@@ -13,11 +13,13 @@ query gives the CLS token adds nothing, as a key at distance 0 would. ``renormal
 patch weights to sum to 1 instead (the mean distance of the patches it attends to).
 
 The blocks compute their attention with the fused ``scaled_dot_product_attention``, which does not return the
-weights, so :func:`attention_maps` recomputes A = softmax(q k^T / sqrt(d_head)) from each block's own ``qkv``
-projection of its attention input, in a hook, while the backbone runs in eval mode (no drop path) on the full,
-unmasked images with every block on every token (the release's script measured in training mode, the same without
-drop path or dropout; it also averaged batch means, the same for equal batches). The model's outputs, parameters,
-mode and settings are left as they were. Symbols: B images, heads, N tokens, L patches, num_blocks blocks.
+weights, so :func:`attention_maps` recomputes A = softmax(q k^T / sqrt(d_head) + R) from each block's own ``qkv``
+projection of its attention input, in a hook on that projection, with R (heads, N, N) the backbone's shared relative
+position bias when it has one (``LGPViT(rel_pos_bias=True)``, BEiT's style; else R = 0), while the backbone runs in
+eval mode (no drop path) on the full, unmasked images with every block on every token (the release's script measured
+in training mode, the same without drop path or dropout; it also averaged batch means, the same for equal batches).
+The model's outputs, parameters, mode and settings are left as they were. Symbols: B images, heads, N tokens,
+L patches, num_blocks blocks.
 """
 
 import csv
@@ -26,6 +28,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from mmpretrain.models.utils import MultiheadAttention
 
 from ..models.backbones import LGPViT
@@ -76,13 +79,18 @@ def mean_attention_distance(
     return torch.einsum('bhij,ij->h', weights, distance) / (attn.shape[0] * num_patches)
 
 
-def attention_probabilities(attn: MultiheadAttention, x: torch.Tensor) -> torch.Tensor:
-    """A = softmax(q k^T / sqrt(d_head)) (B, heads, N, N) of mmpretrain's ``MultiheadAttention`` on its input
-    x (B, N, D), from its own ``qkv`` projection (its scale is d_head^-1/2 whatever ``qk_scale`` says)."""
+def attention_probabilities(
+    attn: MultiheadAttention, x: torch.Tensor, attn_bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """A = softmax(q k^T / sqrt(d_head) + R) (B, heads, N, N) of mmpretrain's ``MultiheadAttention`` on its input
+    x (B, N, D), from its own ``qkv`` projection (its scale is d_head^-1/2 whatever ``qk_scale`` says), with the
+    additive attention bias ``attn_bias`` R (heads, N, N) if given (:meth:`lgp.models.LGPViT.attention_bias`)."""
     b, n, _ = x.shape
-    qkv = attn.qkv(x).reshape(b, n, 3, attn.num_heads, attn.head_dims).permute(2, 0, 3, 1, 4)
+    qkv = F.linear(x, attn.qkv.weight, attn.qkv.bias)  # not attn.qkv(x): that would run the hooks on it again
+    qkv = qkv.reshape(b, n, 3, attn.num_heads, attn.head_dims).permute(2, 0, 3, 1, 4)
     q, k = qkv[0], qkv[1]
-    return torch.softmax(q.float() @ k.float().transpose(-2, -1) * attn.head_dims**-0.5, dim=-1)
+    logits = q.float() @ k.float().transpose(-2, -1) * attn.head_dims**-0.5
+    return torch.softmax(logits if attn_bias is None else logits + attn_bias.float(), dim=-1)
 
 
 def _patch_size(backbone: LGPViT) -> tuple[int, int]:
@@ -104,20 +112,22 @@ def _run_every_block(
                 f'Block {i} of the backbone has no mmpretrain MultiheadAttention (.attn) whose weights can be '
                 'recomputed; the measure follows the standard transformer block.'
             )
-    grids, seen = [], set()
+    grids, biases, seen = [], [], set()
 
     def record_grid(module: torch.nn.Module, args: tuple, output: tuple) -> None:
         grids.append(tuple(output[1]))
+        biases.append(backbone.attention_bias(grids[-1]))
 
     def hook_for(i: int) -> Callable:
-        def hook(module: MultiheadAttention, args: tuple) -> None:
+        # on the qkv projection: the blocks with an attention bias do not call their attention module as a whole
+        def hook(module: torch.nn.Linear, args: tuple) -> None:
             seen.add(i)
-            on_block(i, attention_probabilities(module, args[0]), grids[-1])
+            on_block(i, attention_probabilities(backbone.layers[i].attn, args[0], biases[-1]), grids[-1])
 
         return hook
 
     handles = [backbone.patch_embed.register_forward_hook(record_grid)]
-    handles += [layer.attn.register_forward_pre_hook(hook_for(i)) for i, layer in enumerate(backbone.layers)]
+    handles += [layer.attn.qkv.register_forward_pre_hook(hook_for(i)) for i, layer in enumerate(backbone.layers)]
     was_training, fast_paths = backbone.training, backbone.fast_paths
     backbone.eval()
     backbone.fast_paths = False  # the last block's patch queries too, not the CLS token alone

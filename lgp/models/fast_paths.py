@@ -2,10 +2,11 @@
 against the plain path it replaces) and used only where its conditions hold; every model can turn them off
 (``fast_paths=False``), which leaves the plain computation written where each loss is defined.
 
-* :func:`partial_block`: a transformer block evaluated for some of its tokens only. The backbone's last block runs for
-  the CLS token alone when that is its only output (MoCo v3, linear probing); MAE's last decoder block runs for the
-  masked patches alone (:func:`masked_only_mae_loss`), the only ones the loss reads. Per block on N tokens, M kept,
-  width D, MLP 4D: (2 N + 10 M) D^2 multiply-adds and an M x N attention instead of 12 N D^2 and N x N.
+* :func:`partial_block`: a transformer block evaluated for some of its tokens only (with an attention bias, e.g.
+  BEiT's relative position bias, its kept queries' rows). The backbone's last block runs for the CLS token alone when
+  that is its only output (MoCo v3, linear probing); MAE's last decoder block runs for the masked patches alone
+  (:func:`masked_only_mae_loss`), the only ones the loss reads. Per block on N tokens, M kept, width D, MLP 4D:
+  (2 N + 10 M) D^2 multiply-adds and an M x N attention instead of 12 N D^2 and N x N.
 * :func:`contrastive_loss_one_pass`: MoCo v3's two views through the (momentum) backbone as one batch of 2B.
 
 Symbols: B batch, N tokens, M kept tokens, D width, L patches, L_keep visible patches, P = p * p * C pixels a patch.
@@ -32,18 +33,27 @@ def has_standard_parts(layer: nn.Module) -> bool:
     )
 
 
-def partial_block(layer: TransformerEncoderLayer, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+def partial_block(
+    layer: TransformerEncoderLayer,
+    x: torch.Tensor,
+    keep: torch.Tensor | None = None,
+    attn_bias: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``layer(x)`` at the tokens ``keep`` only: queries, projection and MLP for those, keys and values for all.
 
-    Follows ``TransformerEncoderLayer.forward`` and ``MultiheadAttention.forward`` (layer scale, drop path, dropout).
+    Follows ``TransformerEncoderLayer.forward`` and ``MultiheadAttention.forward`` (layer scale, drop path, dropout);
+    with ``attn_bias``, the block with an additive attention bias R
+    (:func:`lgp.models.backbones.vit.block_with_attn_bias`).
 
     Args:
         layer: a block with :func:`has_standard_parts`.
         x: the block's input tokens, (B, N, D).
         keep: (B, M) indices of the tokens whose outputs are wanted; ``None``: the first (CLS) token, M = 1.
+        attn_bias: the rows of R for the kept queries, broadcastable to (B, heads, M, N): ``R[..., :1, :]`` (heads,
+            1, N) for the CLS token; ``None``: no bias.
 
     Returns:
-        (B, M, D): what ``layer(x)`` gives at the positions ``keep``.
+        (B, M, D): what ``layer(x)`` (or the block with bias R) gives at the positions ``keep``.
     """
     attn, (b, n, d) = layer.attn, x.shape
     h = layer.ln1(x)
@@ -58,7 +68,10 @@ def partial_block(layer: TransformerEncoderLayer, x: torch.Tensor, keep: torch.T
     kv = F.linear(h, weight[d:], None if bias is None else bias[d:])
     q = q.view(b, m, attn.num_heads, attn.head_dims).transpose(1, 2)
     k, v = kv.view(b, n, 2, attn.num_heads, attn.head_dims).permute(2, 0, 3, 1, 4)
-    out = attn.scaled_dot_product_attention(q, k, v, dropout_p=attn.attn_drop if layer.training else 0.0)
+    attn_mask = None if attn_bias is None else attn_bias.to(q.dtype)
+    out = attn.scaled_dot_product_attention(
+        q, k, v, attn_mask=attn_mask, dropout_p=attn.attn_drop if layer.training else 0.0
+    )
     out = attn.proj(out.transpose(1, 2).reshape(b, m, d))
     x_kept = x_kept + attn.out_drop(attn.gamma1(attn.proj_drop(out)))
     return layer.ffn(layer.ln2(x_kept), identity=x_kept)

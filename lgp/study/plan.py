@@ -1,7 +1,8 @@
 """The study as a list of jobs: what to run for every row, seed, column, analysis and lr-search cell.
 
 A study config (``configs/study/table1_digits.py``) names the rows (a pre-training config each, or none for the
-random-initialisation reference, and the row whose checkpoint it starts from), the columns (split files read by a
+random-initialisation reference, the row whose checkpoint it starts from, and the backbone options of an encoder
+whose architecture is not the evaluation configs' own), the columns (split files read by a
 logistic regression on the frozen encoder, and a fine-tuning config), the analyses and the lr-search grid. This module
 turns it into :class:`Job` s with their dependencies; :mod:`lgp.study.execute` runs them, :mod:`lgp.study.report`
 reads their results. A method joins the study by adding a row to the config; nothing here names a method.
@@ -162,21 +163,26 @@ def make_plan(
         )
         return Job(key, PRETRAIN, spec, deps, label)
 
-    def frozen_eval_job(pretrain_key: str, columns: list[str], label: str) -> Job:
+    def frozen_eval_job(pretrain_key: str, columns: list[str], label: str, encoder: dict) -> Job:
         splits = {c: study.frozen_eval.splits[c] for c in columns}
         spec = dict(config=study.frozen_eval.config, splits=splits, data_root=data_root)
+        if encoder:  # only then: the specs of rows without one stay as they were
+            spec['encoder'] = encoder
         return Job(evaluation_key(pretrain_key), FROZEN_EVAL, spec, (pretrain_key,), label)
 
     for seed in seeds:
         for row in rows:
             key = f'{PRETRAIN}/{row["key"]}/seed{seed}'
+            encoder = row.get('encoder', {})
             if row.get('config') is None:
                 spec = dict(eval_config=study.frozen_eval.config, seed=seed)
+                if encoder:
+                    spec['encoder'] = encoder
                 jobs.append(Job(key, RANDOM_INIT, spec, (), f'{row["name"]}, seed {seed}: random initialisation'))
             else:
                 jobs.append(pretrain_job(row, seed, {}, key, f'{row["name"]}, seed {seed}: pre-training'))
             label = f'{row["name"]}, seed {seed}: frozen-encoder columns'
-            jobs.append(frozen_eval_job(key, list(study.frozen_eval.splits), label))
+            jobs.append(frozen_eval_job(key, list(study.frozen_eval.splits), label, encoder))
             jobs.append(
                 Job(
                     f'{FINETUNE}/{row["key"]}/seed{seed}',
@@ -185,7 +191,7 @@ def make_plan(
                         config=study.finetune.config,
                         seed=seed,
                         data_root=data_root,
-                        options=finetune_options,
+                        options=dict(finetune_options, **{f'model.backbone.{k}': v for k, v in encoder.items()}),
                     ),
                     (key,),
                     f'{row["name"]}, seed {seed}: fine-tuning',
@@ -227,13 +233,15 @@ def make_plan(
     grid = []
     if lr_search is not None:
         row = next(r for r in rows if r['key'] == lr_search['row'])
+        encoder = row.get('encoder', {})
         for cell in _lr_grid(lr_search, row_cfgs[row['key']]):
             if cell['options']:
                 key = f'{LR_SEARCH}/{_slug(cell["options"])}/seed{first}'
                 label = f'lr search, lower blocks {cell["lower_blocks"]} at {cell["lower_lr_mult"]}x, seed {first}'
                 if all(j.key != key for j in jobs):
                     jobs.append(pretrain_job(row, first, cell['options'], key, label + ': pre-training'))
-                    jobs.append(frozen_eval_job(key, lr_search['columns'], label + ': frozen-encoder columns'))
+                    evaluation = frozen_eval_job(key, lr_search['columns'], label + ': frozen-encoder columns', encoder)
+                    jobs.append(evaluation)
             else:
                 key = f'{PRETRAIN}/{row["key"]}/seed{first}'
             grid.append(dict(cell, pretrain=key, evaluation=evaluation_key(key)))

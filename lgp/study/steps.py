@@ -11,11 +11,12 @@ from .plan import FROZEN_EVAL, RANDOM_INIT, Job
 
 
 def random_init(job: Job, folder: Path, results: dict) -> dict:
-    """The eval config's backbone at its initialisation under ``torch.manual_seed(seed)``, saved as an mmpretrain
-    checkpoint (``state_dict`` with ``backbone.`` keys) that every protocol loads like a pre-trained one."""
+    """The eval config's backbone (with the row's ``encoder`` options, if any) at its initialisation under
+    ``torch.manual_seed(seed)``, saved as an mmpretrain checkpoint (``state_dict`` with ``backbone.`` keys) that every
+    protocol loads like a pre-trained one."""
     cfg = load_config(job.spec['eval_config'])
     torch.manual_seed(job.spec['seed'])
-    backbone = MODELS.build(dict(cfg.model.backbone, init_cfg=None))
+    backbone = MODELS.build(dict(cfg.model.backbone, **job.spec.get('encoder', {}), init_cfg=None))
     backbone.init_weights()
     path = folder / 'random_init.pth'
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in backbone.state_dict().items()}}, path)
@@ -28,6 +29,7 @@ def frozen_eval(job: Job, folder: Path, results: dict) -> dict:
     spec = job.spec
     root = Path(spec['data_root'])
     cfg = load_config(spec['config'], {'test_dataloader.dataset.data_root': str(root)})
+    cfg.model.backbone.update(spec.get('encoder', {}))  # the row's encoder architecture, if not the config's
     splits = {name: root / split for name, split in spec['splits'].items()}
     features = frozen_features(cfg, results[job.deps[0]]['checkpoint'], splits)
     sweeps = fewshot_top1(features, num_classes=cfg.model.head.get('num_classes'))

@@ -16,6 +16,7 @@ from lgp.analysis import (
     summarise_attention_distances,
 )
 from lgp.models import LGPViT
+from lgp.models.backbones.vit import block_with_attn_bias
 from lgp.models.checkpoint import lgp_to_timm
 
 P = 4
@@ -157,12 +158,35 @@ def test_measuring_leaves_the_model_as_it_was(images):
     model.train()
     attention_distances(model, images)
     assert model.training and model.fast_paths and model.class_token_only_last_block
-    assert all(not layer.attn._forward_pre_hooks for layer in model.layers) and not model.patch_embed._forward_hooks
+    assert all(not layer.attn.qkv._forward_pre_hooks for layer in model.layers) and not model.patch_embed._forward_hooks
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(model(images)[0], before, atol=0, rtol=0)
+
+
+def test_a_relative_position_bias_is_in_the_attention_measured(images):
+    """On a BEiT-style backbone (shared relative position bias R, no absolute positions, layer scale), every block's
+    A = softmax(q k^T / sqrt(d_head) + R), recomputed by hand from the blocks' inputs (R non-zero: it matters)."""
+    model = nano(pos_embed_type='none', rel_pos_bias=True, layer_scale_init_value=0.1)
+    model.eval()
+    with torch.no_grad():
+        x, _ = model.embed(images)
+        bias = model.rel_pos_bias()
+        expected, unbiased = [], []
+        for layer in model.layers:
+            q, k, _ = layer.attn.qkv(layer.ln1(x)).view(2, 65, 3, 3, 16).permute(2, 0, 3, 1, 4)
+            logits = q @ k.transpose(-2, -1) / 4.0  # sqrt(d_head) = sqrt(16)
+            expected.append(torch.softmax(logits + bias, dim=-1))
+            unbiased.append(torch.softmax(logits, dim=-1))
+            x = block_with_attn_bias(layer, x, bias)  # the next block's input (checked against BEiT elsewhere)
+    maps = attention_maps(model, images)
+    for ours, theirs, without in zip(maps, expected, unbiased, strict=True):
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+        assert (ours - without).abs().max() > 1e-2
+    distances = attention_distances(model, images)
+    torch.testing.assert_close(distances, torch.stack([mean_attention_distance(a, (8, 8), P) for a in expected]))
 
 
 def test_batches_are_weighted_by_their_images(images):

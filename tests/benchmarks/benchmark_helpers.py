@@ -38,3 +38,8 @@ def build(cfg: dict, seed: int = 0) -> torch.nn.Module:
 
 def images(seed: int) -> torch.Tensor:
     return torch.rand(BATCH, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
+
+
+def conmim_samples(seed: int = 0) -> list:
+    """ConMIM's data samples for :func:`images`: each a ``mask`` (8, 8) int64 with 24 of the 64 patches masked."""
+    return train_step.conmim_samples(BATCH, 8, seed=seed)

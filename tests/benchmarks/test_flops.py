@@ -1,11 +1,12 @@
 """The analytic FLOP counts of benchmarks/flops.py: the block formula, the masking's kept patches, and each
-algorithm's count on both sides of the training-step benchmark against torch's FlopCounterMode."""
+algorithm's count (MAE, MoCo v3, CMAE, ConMIM) on both sides of the training-step benchmark against torch's
+FlopCounterMode."""
 
 from pathlib import Path
 
 import pytest
 import torch
-from benchmark_helpers import BATCH, benchmark_cfg, build, images, load_benchmark
+from benchmark_helpers import BATCH, benchmark_cfg, build, conmim_samples, images, load_benchmark
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -66,6 +67,21 @@ def test_cmae_flops_match_flop_counter(backward: bool, side: str, tmp_path: Path
         partial=side == 'lgp',
     )
     assert counted_flops(lambda: sum(model.loss([images(0), images(1)], None).values()), backward) == expected
+
+
+@pytest.mark.parametrize('side', ['lgp', 'reference'])
+@pytest.mark.parametrize('backward', [False, True], ids=['forward', 'train_step'])
+def test_conmim_flops_match_flop_counter(backward: bool, side: str, tmp_path: Path) -> None:
+    """Both sides of the conmim row (lgp's BEiT-style LGPViT, attention by the fused kernel with the relative position
+    bias as its mask, here on the math path; mmpretrain's BEiT encoder, explicit q k^T and A v) do the same matrix
+    products: the online encoder and projector on all 64 patches of the corrupted view, forward and backward (the
+    mask token replacement is element-wise), the slow ones on the full view, forward only, and the 4 per-image
+    64 x 64 logit matrices; the relative position bias, softmax and the slow model's update are not counted."""
+    model = build(benchmark_cfg('conmim', side, tmp_path / 'step1.pth'))
+    assert type(model.backbone).__name__ == ('LGPViT' if side == 'lgp' else 'BEiTConMIMEncoder')
+    expected = flops.conmim_flops(NANO, (48, 128, 128, 32), batch=BATCH, train=backward)
+    samples = conmim_samples()
+    assert counted_flops(lambda: model.loss([images(0), images(1)], samples)['loss'], backward) == expected
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,15 @@
 """The training-step benchmark (benchmarks/train_step.py): the lgp model it times equals its reference (MoCo v3 against
 mmpretrain: loss, gradients, momentum encoder, BN statistics; CMAE against itself without its fast path: losses,
-gradients, target), both sides of a row get the same optimiser settings, and a quick run prints the table."""
+gradients, target; ConMIM against itself on mmpretrain's BEiT encoder: loss, gradients, slow model, BN statistics),
+both sides of a row get the same optimiser settings, and a quick run prints the table."""
 
+import re
 from pathlib import Path
+from types import EllipsisType
 
 import pytest
 import torch
-from benchmark_helpers import benchmark_cfg, build, images, train_step
+from benchmark_helpers import benchmark_cfg, build, conmim_samples, images, train_step
 
 
 def benchmark_twins(algorithm: str, tmp_path: Path) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -79,14 +82,91 @@ def test_cmae_fast_path_matches_its_plain_reference(tmp_path: Path) -> None:
     assert lgp_model.momentum_encoder.steps == reference.momentum_encoder.steps == 1
 
 
+# lgp's per-block tensors that BEiT's encoder parameterises otherwise (the rest have the same names and shapes)
+BEIT_LAYER_KEY = re.compile(r'(.*\blayers\.\d+\.)(attn\.qkv\.bias|attn\.gamma1\.weight|ffn\.gamma2\.weight)')
+
+
+def beit_parts(key: str, embed_dims: int) -> dict[str, slice | EllipsisType]:
+    """Where a tensor of lgp's ConMIM (online or slow encoder) lives in the conmim reference: ``{reference key: the
+    part of the lgp tensor it holds}`` (``...``: all of it). lgp's ``qkv.bias`` (3D) is BEiT's ``q_bias`` and
+    ``v_bias`` (its k third has no counterpart: a k bias does not change attention); layer scale
+    ``attn.gamma1.weight`` / ``ffn.gamma2.weight`` is BEiT's ``gamma_1`` / ``gamma_2``; ``qkv.weight``, the shared
+    ``rel_pos_bias.relative_position_bias_table``, the patch embedding, CLS token, norms, MLPs, projector and mask
+    token keep their names."""
+    match = BEIT_LAYER_KEY.fullmatch(key)
+    if match is None:
+        return {key: ...}
+    prefix, leaf = match.groups()
+    if leaf == 'attn.qkv.bias':
+        return {f'{prefix}attn.q_bias': slice(0, embed_dims), f'{prefix}attn.v_bias': slice(2 * embed_dims, None)}
+    return {prefix + ('gamma_1' if leaf.startswith('attn') else 'gamma_2'): ...}
+
+
+def conmim_twins(tmp_path: Path) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The nano conmim row in float64: lgp's ConMIM on LGPViT, its weights moved off their initial values (a
+    non-zero relative position bias, qkv biases including the k bias lgp has and BEiT lacks, layer scales), and the
+    reference, ConMIM on mmpretrain's BEiT encoder, with those weights (:func:`beit_parts`)."""
+    lgp_model, reference = (
+        build(benchmark_cfg('conmim', side, tmp_path / 'step1.pth')).double() for side in ('lgp', 'reference')
+    )
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in lgp_model.parameters():
+            param += 0.05 * torch.randn(param.shape, generator=generator, dtype=param.dtype)
+    dims = lgp_model.backbone.embed_dims
+    state = {
+        ref_key: value[part]
+        for key, value in lgp_model.state_dict().items()
+        for ref_key, part in beit_parts(key, dims).items()
+    }
+    missing, unexpected = reference.load_state_dict(state, strict=False)
+    assert not unexpected
+    assert all(key.endswith('rel_pos_bias.relative_position_index') for key in missing), missing  # a buffer
+    return lgp_model, reference
+
+
+def test_conmim_matches_its_mmpretrain_beit_reference(tmp_path: Path) -> None:
+    """The conmim row's sides: lgp's ConMIM on LGPViT (fused attention with the shared relative position bias as its
+    float mask) and on mmpretrain's BEiT encoder (BEiTAttention: explicit q k^T + bias, softmax, q and v biases)
+    compute the same function: from the same weights, views, masks and mask token, in float64, the loss, the gradient
+    of every shared tensor (the q and v thirds of lgp's qkv bias against BEiT's q_bias and v_bias; the k third's is
+    zero), the slow model (copied by its first update) and every BN statistic agree to 1e-9."""
+    lgp_model, reference = conmim_twins(tmp_path)
+    inputs, samples = [images(0).double(), images(1).double()], conmim_samples()
+    losses = [model.loss(inputs, samples)['loss'] for model in (lgp_model, reference)]
+    for loss in losses:
+        loss.backward()
+    assert_close(losses[0], losses[1], 'loss')
+    dims = lgp_model.backbone.embed_dims
+    ref_params, ref_buffers = dict(reference.named_parameters()), dict(reference.named_buffers())
+    compared = set()
+    for name, param in lgp_model.named_parameters():
+        parts = beit_parts(name, dims)
+        compared |= parts.keys()
+        for ref_name, part in parts.items():
+            ref_param = ref_params[ref_name]
+            assert param.requires_grad == ref_param.requires_grad, name
+            if param.requires_grad:
+                assert_close(param.grad[part], ref_param.grad, f'{name} -> {ref_name} gradient')
+            else:  # the slow model
+                assert_close(param[part], ref_param, f'{name} -> {ref_name}')
+        if param.requires_grad and name.endswith('attn.qkv.bias'):
+            assert_close(param.grad[dims : 2 * dims], torch.zeros_like(param[:dims]), f'{name} k third gradient')
+    assert compared == ref_params.keys()
+    for name, buffer in lgp_model.named_buffers():
+        assert_close(buffer, ref_buffers[name], name)
+    assert lgp_model.momentum_encoder.steps == reference.momentum_encoder.steps == 1
+
+
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, name: str) -> None:
     """Equal up to float64 rounding: 1e-9 relative, 1e-12 absolute (for gradients that are zero up to rounding)."""
     torch.testing.assert_close(actual, expected, rtol=1e-9, atol=1e-12, msg=lambda m: f'{name}: {m}')
 
 
 def test_quick_benchmark_runs_and_prints_a_ratio(run_tool) -> None:
-    """The mae row against mmpretrain and the cmae row against lgp's CMAE without fast paths, one step each."""
-    args = ['--quick', '--repeats', '1', '--warmup', '0', '--algorithms', 'mae', 'cmae']
+    """The mae row against mmpretrain, the cmae row against lgp's CMAE without fast paths and the conmim row against
+    lgp's ConMIM on mmpretrain's BEiT encoder, one step each."""
+    args = ['--quick', '--repeats', '1', '--warmup', '0', '--algorithms', 'mae', 'cmae', 'conmim']
     out = run_tool(['benchmarks/train_step.py', *args]).stdout
     assert 'command: python benchmarks/train_step.py --quick' in out
     assert 'machine: CPU:' in out
@@ -98,13 +178,18 @@ def test_quick_benchmark_runs_and_prints_a_ratio(run_tool) -> None:
         if line.startswith('| ') and not line.startswith('| algorithm')
         for cells in [[c.strip() for c in line.split('|')]]
     }
-    assert rows.keys() == {'mae', 'cmae'}
+    assert rows.keys() == {'mae', 'cmae', 'conmim'}
     assert rows['mae']['reference'] == 'mmpretrain MAE'
     assert rows['cmae']['reference'] == 'lgp CMAE fast_paths=False'
-    for row in rows.values():
+    assert rows['conmim']['reference'] == 'mmpretrain BEiT encoder'
+    for algorithm, row in rows.items():
         assert (row['size'], row['batch']) == ('nano', '64')
         assert float(row['time ratio lgp/reference (min-max)'].split()[0]) > 0
-        assert float(row['lgp GFLOP/step']) < float(row['reference GFLOP/step'])  # the masked-only decoder block
+        lgp_flops, ref_flops = float(row['lgp GFLOP/step']), float(row['reference GFLOP/step'])
+        if algorithm == 'conmim':  # the same work on both sides
+            assert lgp_flops == ref_flops > 0
+        else:  # the masked-only decoder block
+            assert lgp_flops < ref_flops
 
 
 def optimiser_settings(algorithm: str, side: str, tmp_path: Path) -> dict[str, tuple[float, float] | None]:
@@ -135,3 +220,18 @@ def test_cmae_sides_get_the_schedules_custom_keys(tmp_path: Path) -> None:
     decayed = ('backbone.layers.0.attn.qkv.weight', 'projector.bn0.weight', 'contrast_head.predictor.fc0.weight')
     assert [settings[name][1] for name in exempt] == [0.0] * len(exempt)
     assert [settings[name][1] for name in decayed] == [0.05] * len(decayed)
+
+
+def test_conmim_sides_get_the_same_lr_and_weight_decay_for_every_tensor(tmp_path: Path) -> None:
+    """Both sides of the conmim row get conmim_adamw.py's whole paramwise_cfg, BEiT's parameter names mapped to blocks
+    and to the weight-decay rule as lgp's: every reference tensor gets the lr and weight decay of the lgp tensor it
+    holds a part of (:func:`beit_parts`), the 1-D ones (biases, layer scales, norms) and the CLS token undecayed, the
+    relative position bias table and the mask token decayed, as in the official code."""
+    lgp, reference = (optimiser_settings('conmim', side, tmp_path) for side in ('lgp', 'reference'))
+    mapped = {ref_name: lgp[name] for name in lgp for ref_name in beit_parts(name, 48)}
+    assert mapped == reference
+    exempt = ('backbone.cls_token', 'backbone.layers.0.attn.q_bias', 'backbone.layers.0.gamma_1', 'backbone.ln1.bias')
+    decayed = ('backbone.rel_pos_bias.relative_position_bias_table', 'mask_token', 'backbone.layers.0.attn.qkv.weight')
+    assert [reference[name][1] for name in exempt] == [0.0] * len(exempt)
+    assert [reference[name][1] for name in decayed] == [0.05] * len(decayed)
+    assert reference['momentum_encoder.module.0.cls_token'] is None  # the slow model is not optimised

@@ -9,7 +9,6 @@ import mmengine
 import pytest
 import torch
 import torch.nn as nn
-from cmae_checkpoint import save_cmae_nano
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
@@ -17,6 +16,7 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from mocov3_checkpoint import save_mocov3_nano
+from nano_checkpoints import save_nano
 from torch.optim import SGD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,9 +54,10 @@ def test_every_benchmark_config_builds_with_a_frozen_or_trained_encoder(config: 
     if config.startswith('linear'):  # the probes only: the encoder is frozen
         assert not any(id(p) in optimised for p in backbone)
         assert not any(p.requires_grad for p in backbone)
-    else:  # fine-tuning: every trainable tensor (all but the fixed sin-cos pos_embed)
+    else:  # fine-tuning: every trainable tensor (all but the fixed sin-cos pos_embed, where there is one)
         assert {id(p) for p in model.parameters() if p.requires_grad} == optimised
-        assert len([p for p in backbone if id(p) not in optimised]) == 1
+        fixed = [name for name, p in model.backbone.named_parameters() if id(p) not in optimised]
+        assert fixed == (['pos_embed'] if model.backbone.pos_embed is not None else [])
     assert {id(p) for p in model.head.parameters()} <= optimised
 
 
@@ -115,6 +116,7 @@ def test_sweep_twin_moves_each_probe_by_its_own_lr_and_weight_decay() -> None:
     [
         ('finetune_lgp-vit-b_8xb128-100e_in1k.py', 0.6),
         ('finetune_cmae-vit-b_8xb128-100e_in1k.py', 0.65),
+        ('finetune_conmim-vit-b_8xb128-100e_in1k.py', 0.65),
         ('fewshot10_lgp-vit-b_8xb32-200e_in1k.py', 0.75),
     ],
 )
@@ -132,7 +134,7 @@ def test_vit_b_layer_decay_multipliers(config: str, decay: float) -> None:
         expected = decay ** (12 + 1 - backbone.layer_id(name))
         assert lr_of[id(param)] / base_lr == pytest.approx(expected), name
         checked += 1
-    assert checked == len(list(backbone.parameters())) - 1
+    assert checked == len(list(backbone.parameters())) - (backbone.pos_embed is not None)
     assert all(lr_of[id(p)] == pytest.approx(base_lr) for p in model.head.parameters())
 
 
@@ -217,20 +219,27 @@ def test_finetune_twin_trains_and_tests(digits_root: Path, nano_checkpoint: Path
     )
 
 
-def test_cmae_finetune_twin_pools_a_cmae_encoder(digits_root: Path, tmp_path: Path, run_tool) -> None:
-    """CMAE's fine-tuning: average-pooled features from the online encoder of a whole CMAE checkpoint, its final norm
-    left out and the pooled features' norm (ln2) new, both logged; every other tensor loaded."""
-    checkpoint = save_cmae_nano(tmp_path / 'cmae_nano.pth')
+@pytest.mark.parametrize('method', ['cmae', 'conmim'])
+def test_pooled_finetune_twin_trains_a_whole_pretraining_checkpoint(
+    method: str, digits_root: Path, tmp_path: Path, run_tool
+) -> None:
+    """CMAE's and ConMIM's fine-tuning: average-pooled features from the online encoder of a whole pre-training
+    checkpoint, its final norm left out and the pooled features' norm (ln2) new, both logged; every other tensor
+    loaded (ConMIM's: its BEiT-style encoder, the relative position table included)."""
+    checkpoint = save_nano(f'{method}_vit_nano.py', tmp_path / f'{method}_nano.pth')
     warm_up = ('param_scheduler.0.end=1', 'param_scheduler.1.begin=1')
     work_dir = tmp_path / 'run'
-    metrics = train_then_test(
-        'finetune_cmae-vit-nano_digits.py', digits_root, checkpoint, work_dir, run_tool, 2, *warm_up
-    )
+    config = f'finetune_{method}-vit-nano_digits.py'
+    metrics = train_then_test(config, digits_root, checkpoint, work_dir, run_tool, 2, *warm_up)
     assert 0.0 <= metrics['accuracy/top1'] <= 100.0
     log = sorted(work_dir.glob('*/*.log'))[0].read_text()  # the training run's, the first
     assert 'the final norm, which this backbone does not have' in log and "ln2, MAE's fc_norm" in log
     trained = torch.load(work_dir / 'epoch_2.pth', weights_only=True)['state_dict']
     assert 'backbone.ln2.weight' in trained and 'backbone.ln1.weight' not in trained
+    pretrained = torch.load(checkpoint, weights_only=True)['state_dict']
+    assert {k for k in trained if k.startswith('backbone.')} - {'backbone.ln2.weight', 'backbone.ln2.bias'} == {
+        k for k in pretrained if k.startswith('backbone.')
+    } - {'backbone.ln1.weight', 'backbone.ln1.bias'}
 
 
 def test_sweep_twin_reports_every_probe_through_test_tool(digits_root: Path, tmp_path: Path, run_tool) -> None:

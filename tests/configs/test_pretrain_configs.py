@@ -28,6 +28,7 @@ TWINS = {
     'graft-cl2mim_vit-b.py': 'graft-cl2mim_vit-nano_digits.py',
     'graft-mim2cl-frozen_vit-b.py': 'graft-mim2cl-frozen_vit-nano_digits.py',
     'cmae_vit-b.py': 'cmae_vit-nano_digits.py',
+    'conmim_vit-b.py': 'conmim_vit-nano_digits.py',
 }
 
 
@@ -65,6 +66,12 @@ def official_cmae(name: str, param: torch.Tensor) -> bool:
     return not any(key in name for key in ('ln', 'bias', 'pos_embed', 'mask_token', 'cls_token'))
 
 
+def official_conmim(name: str, param: torch.Tensor) -> bool:
+    """ConMIM's (BEiT's) ``get_parameter_groups``: no decay for 1-D tensors, ``.bias`` and the model's
+    ``no_weight_decay()`` = {pos_embed, cls_token}; the mask token and the relative position bias table are decayed."""
+    return not (param.ndim == 1 or name.endswith('.bias') or name.endswith(('pos_embed', 'cls_token')))
+
+
 def original_lgp(name: str, param: torch.Tensor) -> bool:
     """The LGP release's ``param_groups_lrd_moco(no_weight_decay_list=[])``: no decay for 1-D tensors only."""
     return param.ndim != 1
@@ -79,6 +86,7 @@ ORIGINAL_DECAY: dict[str, Callable[[str, torch.Tensor], bool]] = {
     'grafted_vit-b.py': original_lgp,
     'grafted_vit-l.py': original_lgp,
     'cmae_vit-b.py': official_cmae,
+    'conmim_vit-b.py': official_conmim,
 }
 
 
@@ -157,6 +165,27 @@ def test_baseline_full_configs(config, frozen_blocks, lr, epochs):
     assert warmup.end == cosine.begin == (10 if epochs == 100 else 40)
 
 
+def test_conmim_full_config_matches_the_official_recipe():
+    """ViT-B: AdamW (0.9, 0.98), lr 5e-4 at batch 2048 (8 x 256), 10 warm-up epochs from 1e-6, cosine to an absolute
+    1e-5, 300 epochs; BEiT-style encoder, per-token projector, tau 0.1, momentum 0.996 -> 1, block masks of 75."""
+    cfg = load('conmim_vit-b.py')
+    model, groups = build_on_meta(cfg)
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.lr, optimizer.betas, optimizer.weight_decay) == (5e-4, (0.9, 0.98), 0.05)
+    assert all(lr == pytest.approx(5e-4) for lr, _ in groups.values())
+    assert cfg.auto_scale_lr == dict(base_batch_size=2048, enable=True) and cfg.train_dataloader.batch_size == 256
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.end, cosine.begin, cosine.eta_min, cfg.train_cfg.max_epochs) == (10, 10, 1e-5, 300)
+    assert warmup.start_factor * optimizer.lr == pytest.approx(1e-6)
+    backbone = model.backbone
+    assert backbone.pos_embed is None and backbone.rel_pos_bias is not None and backbone.init_scheme == 'beit'
+    assert backbone.layers[0].attn.gamma1.weight.shape == (768,)  # layer scale
+    assert (cfg.model.temperature, cfg.model.base_momentum, cfg.model.contrast) == (0.1, 0.004, 'patch')
+    assert cfg.model.backbone.get('drop_path_rate', 0.0) == 0.0 and 'sync_bn' not in cfg
+    mask = next(t for t in cfg.train_dataloader.dataset.pipeline if 'num_masking_patches' in t)
+    assert (mask.input_size, mask.num_masking_patches, mask.min_num_patches) == (14, 75, 16)
+
+
 def transforms(cfg: Config) -> list:
     """Transform types of the training pipeline, views included."""
     out = []
@@ -175,9 +204,27 @@ def test_cpu_twins_follow_their_full_config(full, tiny):
     """A twin differs in size only: model type, graft, optimiser settings, schedule shape and views match."""
     big, small = load(full), load(tiny)
     assert small.model.type is big.model.type and small.model.backbone.type is big.model.backbone.type
-    for key in ('mask_ratio', 'mask_unit', 'pos_embed_type', 'stop_grad_patch_embed', 'out_type', 'with_cp'):
+    for key in (
+        'mask_ratio',
+        'mask_unit',
+        'pos_embed_type',
+        'rel_pos_bias',
+        'layer_scale_init_value',
+        'init_scheme',
+        'stop_grad_patch_embed',
+        'out_type',
+        'with_cp',
+    ):
         assert small.model.backbone.get(key) == big.model.backbone.get(key), key
-    for key in ('base_momentum', 'cl_weight', 'contrast_weight', 'target_momentum', *GRAFT_KEYS):
+    for key in (
+        'base_momentum',
+        'cl_weight',
+        'contrast_weight',
+        'target_momentum',
+        'contrast',
+        'slow_model',
+        *GRAFT_KEYS,
+    ):
         assert small.model.get(key) == big.model.get(key), key
     if 'lower_blocks' in big.model:  # the same share of the blocks: 8 of 12, 16 of 24 -> 4 of 6
         depth = ARCHS[big.model.backbone.arch]['num_layers']
@@ -188,7 +235,7 @@ def test_cpu_twins_follow_their_full_config(full, tiny):
     assert small.optim_wrapper.paramwise_cfg == big.optim_wrapper.paramwise_cfg
     assert small.auto_scale_lr == big.auto_scale_lr and small.get('sync_bn') == big.get('sync_bn')
     assert [s.type for s in small.param_scheduler] == [s.type for s in big.param_scheduler]
-    assert small.param_scheduler[1].eta_min == big.param_scheduler[1].eta_min == 0.0
+    assert small.param_scheduler[1].eta_min == big.param_scheduler[1].eta_min
     assert transforms(small) == transforms(big)
 
 

@@ -92,3 +92,17 @@ def test_rows_must_start_from_an_earlier_row(study):
     broken = Config(dict(study.to_dict(), rows=[lgp_row, *[r for r in rows if r.key != 'lgp']]))
     with pytest.raises(ValueError, match="starts from row 'mae', which is not an earlier row"):
         make_plan(broken, seeds=[0])
+
+
+def test_a_row_with_its_own_encoder_has_it_in_every_evaluation_and_other_rows_are_unchanged(study):
+    plan = make_plan(study, seeds=[0])
+    conmim = next(r for r in study.rows if r.key == 'conmim')
+    assert conmim.encoder['rel_pos_bias'] is True
+    assert plan.job(f'{FROZEN_EVAL}/conmim/seed0').spec['encoder'] == conmim.encoder
+    finetune = plan.job(f'{FINETUNE}/conmim/seed0').spec['options']
+    assert {k: v for k, v in finetune.items() if k.startswith('model.backbone.')} == {
+        f'model.backbone.{k}': v for k, v in conmim.encoder.items()
+    }
+    # a row without one keeps the spec it had before rows could name an encoder (finished jobs stay reusable)
+    assert 'encoder' not in plan.job(f'{FROZEN_EVAL}/mae/seed0').spec
+    assert not any(k.startswith('model.backbone.') for k in plan.job(f'{FINETUNE}/mae/seed0').spec['options'])

@@ -69,15 +69,17 @@ def safe_load(path: str | Path) -> dict[str, Any]:
 def check_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str = 'checkpoint') -> None:
     """Raise :class:`CheckpointMismatchError` unless ``state_dict`` has exactly the model's keys and shapes.
 
-    The one exemption: the ``pos_embed`` of an mmpretrain ``VisionTransformer`` (``LGPViT`` included) anywhere in
-    the model may be for another number of patches when the resize its load hook does will succeed (see
-    :func:`resizable_pos_embeds`). Everything else, the MAE decoder's ``decoder_pos_embed`` included, must match, so
-    that a strict ``load_state_dict`` after this check cannot fail half way.
+    The exemptions, for the tensors the model's load hooks resize for its patch grid: the ``pos_embed`` of an
+    mmpretrain ``VisionTransformer`` (``LGPViT`` included) anywhere in the model may be for another number of patches
+    when the resize its load hook does will succeed (see :func:`resizable_pos_embeds`), and so may the shared relative
+    position bias table of an ``LGPViT`` (see :func:`resizable_rel_pos_tables`). Everything else, the MAE decoder's
+    ``decoder_pos_embed`` included, must match, so that a strict ``load_state_dict`` after this check cannot fail half
+    way.
     """
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
-    resizable = resizable_pos_embeds(model, state_dict)
+    resizable = resizable_pos_embeds(model, state_dict) | resizable_rel_pos_tables(model, state_dict)
     mismatched = []
     for key in sorted(set(expected) & set(state_dict)):
         value, target = state_dict[key], expected[key]
@@ -104,6 +106,20 @@ def resizable_pos_embeds(model: nn.Module, state_dict: dict[str, torch.Tensor]) 
         if isinstance(module, VisionTransformer) and isinstance(value, torch.Tensor):
             if _pos_embed_resizes(module, value):
                 keys.add(key)
+    return keys
+
+
+def resizable_rel_pos_tables(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> set[str]:
+    """The keys of ``state_dict`` that the model resamples on load: the shared relative position bias table
+    ``{prefix}rel_pos_bias.relative_position_bias_table`` of each submodule with a ``rel_pos_table_grid`` method
+    (``LGPViT``) that says its load hook takes it: the same heads, for a square patch grid.
+    """
+    keys = set()
+    for name, module in model.named_modules():
+        key = (f'{name}.' if name else '') + 'rel_pos_bias.relative_position_bias_table'
+        value, grid_of = state_dict.get(key), getattr(module, 'rel_pos_table_grid', None)
+        if isinstance(value, torch.Tensor) and callable(grid_of) and grid_of(value) is not None:
+            keys.add(key)
     return keys
 
 

@@ -34,3 +34,33 @@ def train_steps(model, inputs: list[torch.Tensor], steps: int, lr: float = 1e-3)
         assert all(torch.isfinite(v) for v in log.values())
         losses.append(sum(log.values()).item())
     return losses
+
+
+def protocol_backbone(config: str, checkpoint: Path, **backbone_options) -> tuple[torch.nn.Module, dict, dict]:
+    """The backbone of an evaluation or segmentation ``config`` (with ``backbone_options``) initialised from a whole
+    pre-training ``checkpoint``, as the protocol's run does.
+
+    Returns:
+        The backbone; its state dict; the checkpoint's online encoder (``backbone.*``, the prefix stripped).
+    """
+    from mmpretrain.registry import MODELS
+    from mmseg.registry import MODELS as MMSEG_MODELS
+
+    from lgp.engine import load_config
+
+    options = {'model.backbone.init_cfg.checkpoint': str(checkpoint)}
+    options.update({f'model.backbone.{k}': v for k, v in backbone_options.items()})
+    cfg = load_config(str(REPO / config), options)
+    backbone = (MMSEG_MODELS if 'segmentation' in config else MODELS).build(cfg.model.backbone)
+    backbone.init_weights()
+    state_dict = torch.load(checkpoint, weights_only=True)['state_dict']
+    online = {k.removeprefix('backbone.'): v for k, v in state_dict.items() if k.startswith('backbone.')}
+    return backbone, backbone.state_dict(), online
+
+
+def pooled_keys(backbone: torch.nn.Module, online: dict) -> tuple[set[str], set[str]]:
+    """The keys a backbone must take from ``online`` and the ones it adds: with average pooling without a final norm
+    (CMAE's and ConMIM's fine-tuning), the encoder's ``ln1`` is left out and ``ln2`` is new."""
+    pooled = backbone.out_type == 'avg_featmap' and not backbone.final_norm
+    taken = set(online) - ({'ln1.weight', 'ln1.bias'} if pooled else set())
+    return taken, ({'ln2.weight', 'ln2.bias'} if pooled else set())

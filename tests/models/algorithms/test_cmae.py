@@ -11,14 +11,13 @@ import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
-from algorithm_helpers import REPO, model_cfg, views
-from cmae_checkpoint import save_cmae_nano
+from algorithm_helpers import REPO, model_cfg, pooled_keys, protocol_backbone, views
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
-from mmseg.registry import MODELS as MMSEG_MODELS
+from nano_checkpoints import save_nano
 
 from lgp.engine import load_config
 from lgp.models import CMAE, LGPViT
@@ -177,7 +176,7 @@ def test_vit_b_config_builds_on_meta_with_the_official_parameter_counts():
 
 @pytest.fixture(scope='module')
 def cmae_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_cmae_nano(tmp_path_factory.mktemp('cmae') / 'cmae_nano.pth')
+    return save_nano('cmae_vit_nano.py', tmp_path_factory.mktemp('cmae') / 'cmae_nano.pth')
 
 
 @pytest.mark.parametrize(
@@ -192,26 +191,14 @@ def cmae_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_online_encoder_loads_strictly_for_every_protocol(config, cmae_checkpoint):
     """Every tensor of the online encoder lands in the protocol's backbone; with average pooling, the final norm is
     left out and ln2 is new, both reported."""
-    cfg = load_config(str(REPO / config), {'model.backbone.init_cfg.checkpoint': str(cmae_checkpoint)})
-    registry = MMSEG_MODELS if 'segmentation' in config else MODELS
-    backbone = registry.build(cfg.model.backbone)
-    backbone.init_weights()
-    online = {
-        k.removeprefix('backbone.'): v
-        for k, v in torch.load(cmae_checkpoint, weights_only=True)['state_dict'].items()
-        if k.startswith('backbone.')
-    }
-    loaded = backbone.state_dict()
-    pooled = cfg.model.backbone.get('out_type') == 'avg_featmap'
-    assert set(loaded) == set(online) - ({'ln1.weight', 'ln1.bias'} if pooled else set()) | (
-        {'ln2.weight', 'ln2.bias'} if pooled else set()
-    )
-    for key in set(loaded) & set(online):
-        if key != 'pos_embed':  # resized for the segmentation crop
-            assert torch.equal(loaded[key], online[key]), key
+    backbone, loaded, online = protocol_backbone(config, cmae_checkpoint)
+    taken, new = pooled_keys(backbone, online)
+    assert set(loaded) == taken | new
+    for key in taken - {'pos_embed'}:  # pos_embed: resized for the segmentation crop
+        assert torch.equal(loaded[key], online[key]), key
     dropped = load_backbone_checkpoint(backbone, cmae_checkpoint)
     reasons = ' '.join(dropped)
-    assert ('final norm' in reasons and 'ln2' in reasons) == pooled
+    assert ('final norm' in reasons and 'ln2' in reasons) == bool(new)
 
 
 def test_a_cmae_encoder_is_step_1_of_layer_grafted_pre_training(cmae_checkpoint):

@@ -268,3 +268,23 @@ def test_every_init_cfg_form_loads_the_checkpoint(form, tmp_path):
     model.init_weights()
     for name, value in source.state_dict().items():
         assert torch.equal(model.state_dict()[name], value), name
+
+
+def test_beit_initialisation_truncates_at_one_std_and_rescales_each_block():
+    """BEiT's (and ConMIM's) scheme: N(0, 0.02) truncated at +-0.02 (std 0.02 * 0.540 once truncated), then each
+    block's attention projection and second MLP layer divided by sqrt(2 (i + 1)); biases zero, LayerNorms unit."""
+    torch.manual_seed(0)
+    model = LGPViT('tiny', img_size=32, patch_size=4, init_scheme='beit')
+    model.init_weights()
+    truncated_std = 0.02 * 0.5396  # the std of a standard normal truncated to [-1, 1]
+    for i, layer in enumerate(model.layers):
+        qkv = layer.attn.qkv.weight
+        assert qkv.abs().max() <= 0.02 and abs(qkv.std().item() / truncated_std - 1) < 0.03
+        for weight in (layer.attn.proj.weight, layer.ffn.layers[1].weight):
+            scale = (2 * (i + 1)) ** 0.5
+            assert weight.abs().max() <= 0.02 / scale + 1e-9
+            assert abs(weight.std().item() * scale / truncated_std - 1) < 0.05
+        assert torch.all(layer.attn.qkv.bias == 0) and torch.all(layer.ln1.weight == 1)
+    assert model.cls_token.abs().max() <= 0.02
+    with pytest.raises(ValueError, match='init_scheme'):
+        LGPViT('nano', img_size=32, init_scheme='xavier')

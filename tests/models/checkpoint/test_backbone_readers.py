@@ -211,3 +211,39 @@ def test_global_pool_backbone_leaves_the_final_norm_out_and_keeps_its_new_norm(t
     del broken['model']['blocks.2.mlp.fc1.weight']
     with pytest.raises(CheckpointMismatchError, match=r'layers\.2\.ffn\.layers\.0\.0\.weight'):
         load_backbone_checkpoint(make_lgp(out_type='avg_featmap', final_norm=False), broken)
+
+
+def test_relative_position_bias_table_of_another_grid_loads_strictly_resampled(tmp_path):
+    """A BEiT-style 32 px (8 x 8) backbone file loads strictly into a 64 px (16 x 16) one, its shared relative position
+    bias table resampled as mmpretrain's BEiTViT does (lgp's port, tested against it in test_vit_relative_position.py)
+    and everything else as it is; a table for another number of heads, or for no square grid, is still refused."""
+    from lgp.models.backbones.vit import resize_rel_pos_bias_table
+    from lgp.models.checkpoint.loading import resizable_rel_pos_tables
+
+    beit_style = dict(pos_embed_type='none', rel_pos_bias=True, layer_scale_init_value=0.1)
+    table = 'rel_pos_bias.relative_position_bias_table'
+    torch.manual_seed(0)
+    small = make_lgp(**beit_style)
+    with torch.no_grad():
+        small.rel_pos_bias.relative_position_bias_table.normal_()
+    path = tmp_path / 'conmim_nano.pth'
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in small.state_dict().items()}}, path)
+    large = LGPViT('nano', img_size=2 * IMG, init_cfg=dict(type='Pretrained', checkpoint=str(path)), **beit_style)
+    large.init_weights()
+    expected = resize_rel_pos_bias_table(small.state_dict()[table], (8, 8), (16, 16))
+    assert large.state_dict()[table].shape == (31 * 31 + 3, 3)
+    torch.testing.assert_close(large.state_dict()[table], expected)
+    for key, value in small.state_dict().items():
+        if key != table:
+            assert torch.equal(large.state_dict()[key], value), key
+
+    four_heads = LGPViT(dict(NANO, num_heads=4, patch_size=4), img_size=IMG, **beit_style).state_dict()
+    assert resizable_rel_pos_tables(large, four_heads) == set()
+    with pytest.raises(CheckpointMismatchError, match=r'shape of rel_pos_bias.relative_position_bias_table: '):
+        load_backbone_checkpoint(large, {'state_dict': four_heads})
+    not_square = {**small.state_dict(), table: torch.zeros(15 * 13 + 3, 3)}  # an 8 x 7 grid's
+    assert resizable_rel_pos_tables(large, not_square) == set()
+    with pytest.raises(CheckpointMismatchError, match=r'checkpoint \(198, 3\) vs model \(964, 3\)'):
+        load_backbone_checkpoint(large, {'state_dict': not_square})
+    assert resizable_rel_pos_tables(large, small.state_dict()) == {table}
+    assert resizable_rel_pos_tables(make_lgp(), small.state_dict()) == set()  # no shared bias: no exemption
