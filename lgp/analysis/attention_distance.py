@@ -14,7 +14,7 @@ patch weights to sum to 1 instead (the mean distance of the patches it attends t
 
 The blocks compute their attention with the fused ``scaled_dot_product_attention``, which does not return the
 weights, so :func:`attention_maps` recomputes A = softmax(q k^T / sqrt(d_head) + R) from each block's own ``qkv``
-projection of its attention input, in a hook on that projection, with R (heads, N, N) the backbone's shared relative
+projection of its attention input, in a hook on that projection, with R (1, heads, N, N) the backbone's shared relative
 position bias when it has one (``LGPViT(rel_pos_bias=True)``, BEiT's style; else R = 0), while the backbone runs in
 eval mode (no drop path) on the full, unmasked images with every block on every token (the release's script measured
 in training mode, the same without drop path or dropout; it also averaged batch means, the same for equal batches).
@@ -84,7 +84,7 @@ def attention_probabilities(
 ) -> torch.Tensor:
     """A = softmax(q k^T / sqrt(d_head) + R) (B, heads, N, N) of mmpretrain's ``MultiheadAttention`` on its input
     x (B, N, D), from its own ``qkv`` projection (its scale is d_head^-1/2 whatever ``qk_scale`` says), with the
-    additive attention bias ``attn_bias`` R (heads, N, N) if given (:meth:`lgp.models.LGPViT.attention_bias`)."""
+    additive attention bias ``attn_bias`` R (1, heads, N, N) if given (:meth:`lgp.models.LGPViT.attention_bias`)."""
     b, n, _ = x.shape
     qkv = F.linear(x, attn.qkv.weight, attn.qkv.bias)  # not attn.qkv(x): that would run the hooks on it again
     qkv = qkv.reshape(b, n, 3, attn.num_heads, attn.head_dims).permute(2, 0, 3, 1, 4)

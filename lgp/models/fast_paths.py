@@ -49,7 +49,7 @@ def partial_block(
         layer: a block with :func:`has_standard_parts`.
         x: the block's input tokens, (B, N, D).
         keep: (B, M) indices of the tokens whose outputs are wanted; ``None``: the first (CLS) token, M = 1.
-        attn_bias: the rows of R for the kept queries, broadcastable to (B, heads, M, N): ``R[..., :1, :]`` (heads,
+        attn_bias: the rows of R for the kept queries, broadcastable to (B, heads, M, N): ``R[..., :1, :]`` (1, heads,
             1, N) for the CLS token; ``None``: no bias.
 
     Returns:

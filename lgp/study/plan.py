@@ -1,11 +1,11 @@
 """The study as a list of jobs: what to run for every row, seed, column, analysis and lr-search cell.
 
 A study config (``configs/study/table1_digits.py``) names the rows (a pre-training config each, or none for the
-random-initialisation reference, the row whose checkpoint it starts from, and the backbone options of an encoder
-whose architecture is not the evaluation configs' own), the columns (split files read by a
-logistic regression on the frozen encoder, and a fine-tuning config), the analyses and the lr-search grid. This module
-turns it into :class:`Job` s with their dependencies; :mod:`lgp.study.execute` runs them, :mod:`lgp.study.report`
-reads their results. A method joins the study by adding a row to the config; nothing here names a method.
+random-initialisation reference, the row whose checkpoint it starts from, and the backbone options of an encoder whose
+architecture is not the evaluation configs' own), the columns (split files read by a logistic regression on the frozen
+encoder, and a fine-tuning config), the analyses and the lr-search grid. This module turns it into :class:`Job` s with
+their dependencies; :mod:`lgp.study.execute` runs them, :mod:`lgp.study.report` reads their results. A method joins the
+study by adding a row to the config; nothing here names a method.
 """
 
 from dataclasses import dataclass, field
@@ -240,8 +240,7 @@ def make_plan(
                 label = f'lr search, lower blocks {cell["lower_blocks"]} at {cell["lower_lr_mult"]}x, seed {first}'
                 if all(j.key != key for j in jobs):
                     jobs.append(pretrain_job(row, first, cell['options'], key, label + ': pre-training'))
-                    evaluation = frozen_eval_job(key, lr_search['columns'], label + ': frozen-encoder columns', encoder)
-                    jobs.append(evaluation)
+                    jobs.append(frozen_eval_job(key, lr_search['columns'], label + ': frozen-encoder columns', encoder))
             else:
                 key = f'{PRETRAIN}/{row["key"]}/seed{first}'
             grid.append(dict(cell, pretrain=key, evaluation=evaluation_key(key)))

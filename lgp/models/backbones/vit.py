@@ -131,7 +131,7 @@ def block_with_attn_bias(layer: TransformerEncoderLayer, x: torch.Tensor, attn_b
     Args:
         layer: an mmpretrain ``TransformerEncoderLayer`` (its attention without ``v_shortcut``).
         x: the block's input tokens, (B, N, D).
-        attn_bias: R, broadcastable to (B, heads, N, N): (heads, N, N) for a bias shared by the batch.
+        attn_bias: R, broadcastable to (B, heads, N, N): (1, heads, N, N) for a bias shared by the batch.
 
     Returns:
         (B, N, D).
