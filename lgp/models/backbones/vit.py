@@ -33,7 +33,7 @@ from mmpretrain.models.utils import build_2d_sincos_position_embedding, resize_p
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmseg.registry import MODELS as MMSEG_MODELS
 
-from ..checkpoint import load_backbone_checkpoint, split_init_cfg
+from ..checkpoint import REL_POS_TABLE_KEY, load_backbone_checkpoint, split_init_cfg
 from ..fast_paths import has_standard_parts, partial_block
 
 # ``patch_size`` is the arch's default and may be overridden; ``nano`` and ``tiny`` are for CPU tests and the demo.
@@ -47,7 +47,6 @@ ARCHS = {
 }
 POS_EMBED_TYPES = ('sincos', 'learnable', 'none')
 INIT_SCHEMES = ('mae', 'beit')
-REL_POS_TABLE_KEY = 'rel_pos_bias.relative_position_bias_table'
 
 
 def random_masking(

@@ -20,6 +20,7 @@ from .layouts import (
     unwrap,
 )
 from .loading import (
+    REL_POS_TABLE_KEY,
     CheckpointMismatchError,
     check_state_dict,
     fit_global_pool,
@@ -35,6 +36,7 @@ __all__ = [
     'LAYOUTS',
     'MODEL_LAYOUTS',
     'PROJECTOR_LAYOUTS',
+    'REL_POS_TABLE_KEY',
     'CheckpointMismatchError',
     'check_state_dict',
     'detect_layout',

@@ -109,6 +109,10 @@ def resizable_pos_embeds(model: nn.Module, state_dict: dict[str, torch.Tensor]) 
     return keys
 
 
+# where an LGPViT with ``rel_pos_bias=True`` keeps its shared relative position bias table
+REL_POS_TABLE_KEY = 'rel_pos_bias.relative_position_bias_table'
+
+
 def resizable_rel_pos_tables(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> set[str]:
     """The keys of ``state_dict`` that the model resamples on load: the shared relative position bias table
     ``{prefix}rel_pos_bias.relative_position_bias_table`` of each submodule with a ``rel_pos_table_grid`` method
@@ -116,7 +120,7 @@ def resizable_rel_pos_tables(model: nn.Module, state_dict: dict[str, torch.Tenso
     """
     keys = set()
     for name, module in model.named_modules():
-        key = (f'{name}.' if name else '') + 'rel_pos_bias.relative_position_bias_table'
+        key = (f'{name}.' if name else '') + REL_POS_TABLE_KEY
         value, grid_of = state_dict.get(key), getattr(module, 'rel_pos_table_grid', None)
         if isinstance(value, torch.Tensor) and callable(grid_of) and grid_of(value) is not None:
             keys.add(key)

@@ -42,12 +42,7 @@ def masks(batch: int, seed: int = 0, masked: int = 24) -> torch.Tensor:
 
 def samples(mask: torch.Tensor) -> list[DataSample]:
     """Data samples as PackInputs makes them: each with its (8, 8) 0 / 1 int64 mask."""
-    out = []
-    for m in mask:
-        sample = DataSample()
-        sample.set_field(m.long(), 'mask', field_type='data')
-        out.append(sample)
-    return out
+    return [DataSample().set_mask(m.long()) for m in mask]
 
 
 def test_patch_contrast_equals_a_hand_computation():
