@@ -8,7 +8,10 @@
 3. evaluates each frozen encoder (CLS token after the final norm, test transform): a linear classifier on the
    features of all training images ("linear"), and the few-shot protocol on the 1 % and 10 % splits: features
    centred and L2-normalised, multinomial logistic regression with an L2 penalty, lambda swept, top-1 on val;
-4. prints the table, writes it as ``results.md`` (and ``results.json``) and the loss curves as ``loss_curves.png``.
+4. prints the table, writes it as ``results.md`` (and ``results.json``), and draws what each encoder learnt:
+   ``training_curves.png`` (the loss and the kNN monitor's top-1 of each run), ``reconstructions.png`` (the MAE run's
+   reconstructions of val digits), ``attention_maps.png`` (the CLS token's last-block attention per head, and the
+   attention rollout, of the three encoders) and ``tsne.png`` (t-SNE of the three encoders' val features).
 
 The whole study (every Table 1 row over seeds, fine-tuning, Figure 1, attention distance, lr search) is
 ``tools/study.py``.
@@ -26,9 +29,24 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from lgp.datasets import write_digits_imagenet
 from lgp.engine import load_config
-from lgp.evaluation.frozen_encoder import fewshot_top1, frozen_features
+from lgp.evaluation.frozen_encoder import VAL, fewshot_top1, frozen_features
+from lgp.visualization import (
+    build_encoder,
+    build_model,
+    encoder_attention,
+    first_images,
+    mae_reconstruction,
+    normalise,
+    plot_attention_maps,
+    plot_reconstructions,
+    plot_training_curves,
+    plot_tsne,
+    to_pixels,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 # (name in the table, run folder, config, the run whose weights it starts from)
@@ -37,6 +55,7 @@ RUNS = (
     ('CL (MoCo v3)', 'mocov3', 'configs/study/mocov3_vit_nano_digits.py', None),
     ('Layer Grafted (MIM -> CL)', 'grafted', 'configs/study/grafted_vit_nano_digits.py', 'mae'),
 )
+FIGURES = ('training_curves', 'reconstructions', 'attention_maps', 'tsne')
 EVAL_CONFIG = 'configs/benchmarks/linear_lgp-vit-nano_digits.py'  # the frozen encoder and its test transform
 SPLITS = {
     'linear': 'meta/train.txt',
@@ -79,11 +98,18 @@ def pretrain(config: str, work_dir: Path, data: Path, seed: int, init: Path | No
     return max(work_dir.glob('epoch_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
 
 
-def evaluate(checkpoint: Path, data: Path, cache_dir: Path) -> dict[str, dict]:
-    """Top-1 on val of the logistic regression fitted on each split's frozen features (the best lambda of the sweep)."""
-    cfg = load_config(EVAL_CONFIG, {'test_dataloader.dataset.data_root': str(data)})
-    features = frozen_features(cfg, checkpoint, {name: data / split for name, split in SPLITS.items()}, cache_dir)
-    return {name: sweep['best'] for name, sweep in fewshot_top1(features, num_classes=10).items()}
+def eval_config(data: Path):
+    """The frozen-encoder config with its val and test images in ``data``."""
+    return load_config(EVAL_CONFIG, {f'{s}_dataloader.dataset.data_root': str(data) for s in ('val', 'test')})
+
+
+def evaluate(checkpoint: Path, data: Path, cache_dir: Path) -> tuple[dict[str, dict], tuple[torch.Tensor, ...]]:
+    """Top-1 on val of the logistic regression fitted on each split's frozen features (the best lambda of the
+    sweep), and the val features (N, D) with their labels (N,)."""
+    split_files = {name: data / split for name, split in SPLITS.items()}
+    features = frozen_features(eval_config(data), checkpoint, split_files, cache_dir)
+    top1 = {name: sweep['best'] for name, sweep in fewshot_top1(features, num_classes=10).items()}
+    return top1, features[VAL]
 
 
 def table(results: dict[str, dict[str, dict]]) -> str:
@@ -94,25 +120,27 @@ def table(results: dict[str, dict[str, dict]]) -> str:
     return '\n'.join(rows)
 
 
-def plot_losses(runs: dict[str, Path], path: Path) -> None:
-    """Training loss per iteration of each pre-training run (from mmengine's scalars.json)."""
-    import matplotlib
+def draw_encoders(runs: dict[str, tuple[str, Path]], features: dict, data: Path, work_dir: Path, seed: int) -> None:
+    """reconstructions.png (the MAE run), attention_maps.png and tsne.png (every run) in ``work_dir``.
 
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3))
-    for ax, (method, work_dir) in zip(axes, runs.items(), strict=True):
-        (scalars,) = sorted(work_dir.glob('*/vis_data/scalars.json'))[-1:]
-        records = [json.loads(line) for line in scalars.read_text().splitlines()]
-        records = [r for r in records if 'loss' in r]
-        ax.plot([r['iter'] for r in records], [r['loss'] for r in records])
-        ax.set_title(method, fontsize=10)
-        ax.set_xlabel('iteration')
-        ax.set_ylabel('loss')
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    Args:
+        runs: method -> (its config, its checkpoint), the MAE run first.
+        features: method -> its val features (N, D) and labels (N,).
+    """
+    batches = first_images(eval_config(data), EVAL_CONFIG, num_images=4)
+    (mae_config, mae_checkpoint), *_ = runs.values()
+    mae = build_model(mae_config, str(mae_checkpoint))
+    plot_reconstructions(
+        mae_reconstruction(mae, normalise(batches, mae.data_preprocessor), seed=seed), work_dir / 'reconstructions.png'
+    )
+    groups = []
+    for method, (config, checkpoint) in runs.items():
+        backbone, preprocessor = build_encoder(config, str(checkpoint), seed)
+        images = normalise(batches, preprocessor)
+        groups.append(encoder_attention(method, backbone, images, to_pixels(images, preprocessor), rollout=True))
+    plot_attention_maps(groups, work_dir / 'attention_maps.png')
+    (_, labels), *_ = features.values()
+    plot_tsne({method: x for method, (x, _) in features.items()}, labels, work_dir / 'tsne.png', seed=seed)
 
 
 def main() -> None:
@@ -126,10 +154,14 @@ def main() -> None:
         log(f'pre-training {method} ({config})')
         run_dirs[method] = work_dir / key
         checkpoints[key] = pretrain(config, run_dirs[method], data, args.seed, checkpoints.get(init))
-    results = {}
+    results, val_features = {}, {}
     for method, key, _, _ in RUNS:
         log(f'evaluating {method}: features of the frozen encoder, logistic regression on each split')
-        results[method] = evaluate(checkpoints[key], data, work_dir / 'features' / key)
+        results[method], val_features[method] = evaluate(checkpoints[key], data, work_dir / 'features' / key)
+    log('drawing the training curves, MAE reconstructions, attention maps and t-SNE of the val features')
+    plot_training_curves(run_dirs, work_dir / 'training_curves.png')
+    runs = {method: (config, checkpoints[key]) for method, key, config, _ in RUNS}
+    draw_encoders(runs, val_features, data, work_dir, args.seed)
     text = table(results)
     minutes = (time.time() - start) / 60
     num_val = len((data / 'meta' / 'val.txt').read_text().splitlines())
@@ -139,9 +171,9 @@ def main() -> None:
     )
     (work_dir / 'results.md').write_text(f'{note}\n\n{text}\n')
     (work_dir / 'results.json').write_text(json.dumps(results, indent=1))
-    plot_losses(run_dirs, work_dir / 'loss_curves.png')
     print(f'\n{note}\n\n{text}\n')
-    log(f'wrote {work_dir / "results.md"}, results.json and loss_curves.png')
+    figures = ', '.join(f'{name}.png' for name in FIGURES)
+    log(f'wrote {work_dir / "results.md"}, results.json and {figures}')
 
 
 if __name__ == '__main__':

@@ -30,6 +30,11 @@ log_processor = dict(window_size=10, by_epoch=True)
 
 vis_backends = [dict(type=LocalVisBackend)]
 visualizer = dict(type=UniversalVisualizer, vis_backends=vis_backends)
+# TensorBoard as well (`pip install tensorboard`; event files beside scalars.json in <work_dir>/<time>/vis_data/):
+# in a config deriving from this one, `from mmengine.visualization import TensorboardVisBackend`, then
+#     visualizer.vis_backends.append(dict(type=TensorboardVisBackend))
+# (not `vis_backends.append`: the visualizer holds its own copy of the list). On the command line,
+# `--cfg-options visualizer.vis_backends.0.type=TensorboardVisBackend` logs to TensorBoard instead of scalars.json.
 
 log_level = 'INFO'
 load_from = None

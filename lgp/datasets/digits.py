@@ -25,6 +25,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from ..utils import track
 from .splits import write_fewshot_splits
 
 DIGIT_CLASSES = tuple(f'digit_{i}' for i in range(10))
@@ -115,7 +116,10 @@ def write_digits_imagenet(
     labels = digits.target.astype(int)
     indices = split_indices(labels, val_fraction, seed)
     splits = {
-        split: ((int(i), int(labels[i]), digit_to_rgb(digits.images[i], size)) for i in indices[split])
+        split: (
+            (int(i), int(labels[i]), digit_to_rgb(digits.images[i], size))
+            for i in track(indices[split], f'writing {split}')
+        )
         for split in SPLITS
     }
     return write_imagenet_folder(out_dir, DIGIT_CLASSES, splits, seed=seed)

@@ -24,6 +24,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 from sklearn.datasets import load_digits
 
+from ..utils import track
 from .digits import DIGIT_CLASSES, split_indices
 
 ADE_DIR = 'ADEChallengeData2016'
@@ -164,7 +165,7 @@ def write_digits_ade20k(
         (root / 'images' / split).mkdir(parents=True)
         (root / 'annotations' / split).mkdir(parents=True)
         num_digits = 0
-        for i in range(1, num + 1):
+        for i in track(range(1, num + 1), f'writing {split}'):
             image, label_map, placed = compose_sample(
                 rng, digits.images, labels, pools[split], size, max_digits, threshold
             )

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..utils import track
 from .digits import write_imagenet_folder
 
 DEFAULT_SRC_DIR = '/usr/share/datasets/fashion-mnist'
@@ -163,13 +164,16 @@ def write_fashion_mnist_imagenet(
     Returns:
         The number of images written per split: ``{'train': 60000, 'val': 10000}`` for the full data set.
     """
-    splits = {split: _rgb_items(images, labels) for split, (images, labels) in load_fashion_mnist(src_dir).items()}
+    splits = {
+        split: _rgb_items(images, labels, f'writing {split}')
+        for split, (images, labels) in load_fashion_mnist(src_dir).items()
+    }
     return write_imagenet_folder(out_dir, FASHION_MNIST_CLASSES, splits, seed=seed)
 
 
-def _rgb_items(images: np.ndarray, labels: np.ndarray) -> Iterator[tuple[int, int, Image.Image]]:
-    """``(index, label, 32x32 RGB image)`` for each image, made as they are written."""
-    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+def _rgb_items(images: np.ndarray, labels: np.ndarray, progress_label: str) -> Iterator[tuple[int, int, Image.Image]]:
+    """``(index, label, 32x32 RGB image)`` for each image, made as they are written, their progress shown."""
+    for index, (image, label) in enumerate(zip(track(images, progress_label), labels, strict=True)):
         yield index, int(label), fashion_to_rgb(image)
 
 

@@ -28,6 +28,8 @@ import torch
 from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.registry import DATA_SAMPLERS, DATASETS
 
+from ..utils import preserved_rng_states
+
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
     """The 32-bit seed of sample ``index`` in ``epoch`` (or pass over the data) of a sampler seeded with ``seed``."""
@@ -37,16 +39,11 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 @contextmanager
 def seeded_generators(seed: int) -> Iterator[None]:
     """Seed ``random``, ``numpy.random`` and torch's CPU generator with ``seed``; restore their states on exit."""
-    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.default_generator.manual_seed(seed)  # not torch.manual_seed: that would reseed the GPUs' generators too
-    try:
+    with preserved_rng_states():
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.default_generator.manual_seed(seed)  # not torch.manual_seed: that would reseed the GPUs' generators too
         yield
-    finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        torch.set_rng_state(states[2])
 
 
 @DATA_SAMPLERS.register_module()

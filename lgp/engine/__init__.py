@@ -1,6 +1,11 @@
 """Training-loop pieces: the layer-wise lr constructor, hooks, a CPU mixed-precision wrapper, the tools' set-up."""
 
-from .hooks import EpochSeedHook, GradientConflictHook, LinearProbeInitHook
+from .hooks import (
+    EpochSeedHook,
+    GradientConflictHook,
+    KNNMonitorHook,
+    LinearProbeInitHook,
+)
 from .optim_wrappers import CPUAmpOptimWrapper
 from .optimizers import GraftedOptimWrapperConstructor
 from .runner import StrictRunner
@@ -19,6 +24,7 @@ __all__ = [
     'EpochSeedHook',
     'GradientConflictHook',
     'GraftedOptimWrapperConstructor',
+    'KNNMonitorHook',
     'LinearProbeInitHook',
     'StrictRunner',
     'check_schedule_fits',

@@ -3,6 +3,7 @@
 from .feature_extraction import extract_features, feature_cache_key
 from .feature_preprocessing import CENTERINGS, prepare_features
 from .fewshot import DEFAULT_LAMBDAS, evaluate, sweep_lambdas, topk_accuracy
+from .knn import knn_predict, knn_top1
 from .logistic_regression import (
     LogisticRegressionResult,
     fit_logistic_regression,
@@ -22,6 +23,8 @@ __all__ = [
     'extract_features',
     'feature_cache_key',
     'fit_logistic_regression',
+    'knn_predict',
+    'knn_top1',
     'l2_from_lambda0',
     'logistic_objective',
     'objective_gradient',

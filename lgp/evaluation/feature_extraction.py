@@ -6,17 +6,16 @@ Symbols: N images, D feature dims (the CLS token after the final norm for an lgp
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
-from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
 from ..models.checkpoint import safe_load
+from ..utils import Progress
 
 
 def _file_identity(path: str | Path | None, hash_contents: bool) -> dict[str, Any]:
@@ -93,7 +92,8 @@ def extract_features(
     cache_key: str | None = None,
     data_preprocessor: nn.Module | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encode every image of ``dataloader`` with a frozen model, in eval mode, showing a progress bar.
+    """Encode every image of ``dataloader`` with a frozen model, in eval mode, showing the progress
+    (:class:`lgp.utils.Progress`).
 
     Args:
         model: an mmpretrain classifier (``extract_feat``; its ``data_preprocessor`` normalises the images) or a
@@ -123,18 +123,16 @@ def extract_features(
     was_training = model.training
     model.eval()
     features, labels = [], []
-    # to the stdout of now (mmengine's default is the one of import time, which a redirect does not reach)
-    bar = ProgressBar(len(dataloader.dataset), file=sys.stdout)
     try:
-        for batch in dataloader:
-            data = preprocessor(batch, False)
-            feats = _encode(model, data['inputs'].to(device))
-            features.append(feats.float().cpu())
-            labels.append(torch.cat([sample.gt_label for sample in data['data_samples']]).long().cpu())
-            bar.update(len(feats))
+        with Progress(len(dataloader.dataset), 'features') as progress:
+            for batch in dataloader:
+                data = preprocessor(batch, False)
+                feats = _encode(model, data['inputs'].to(device))
+                features.append(feats.float().cpu())
+                labels.append(torch.cat([sample.gt_label for sample in data['data_samples']]).long().cpu())
+                progress.update(len(feats))
     finally:
         model.train(was_training)
-    print()  # end the progress bar's line
     features, labels = torch.cat(features), torch.cat(labels)
     if cache_path is not None:
         _save_cache(Path(cache_path), cache_key, features, labels)

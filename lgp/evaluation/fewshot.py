@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ..utils import track
 from .logistic_regression import LogisticRegressionResult, fit_logistic_regression, l2_from_lambda0
 
 DEFAULT_LAMBDAS = (2.5e-5, 2.5e-4, 2.5e-3)  # lambda_0 values; the original uses 2.5e-4
@@ -45,7 +46,8 @@ def sweep_lambdas(
 ) -> dict[str, Any]:
     """Fit one classifier per lambda_0 (penalty lambda = lambda_0 / n) and evaluate each on the val features.
 
-    The best is the highest val top-1 (the earliest lambda_0 on ties), as the original reports it.
+    The best is the highest val top-1 (the earliest lambda_0 on ties), as the original reports it. The progress is
+    shown a step per lambda_0 (:func:`lgp.utils.track`).
 
     Args:
         lambdas: lambda_0 values, the original code's scale.
@@ -60,7 +62,7 @@ def sweep_lambdas(
     if num_classes is None:
         num_classes = int(max(train_labels.max(), val_labels.max())) + 1
     results = []
-    for lambda0 in lambdas:
+    for lambda0 in track(lambdas, f'lambda_0 sweep ({len(train_labels)} training features)'):
         l2 = l2_from_lambda0(lambda0, len(train_labels))
         fit = fit_logistic_regression(train_features, train_labels, l2, num_classes=num_classes, **fit_kwargs)
         results.append(

@@ -14,6 +14,8 @@ from typing import Any
 from mmengine.config import Config
 
 from ..datasets import images_per_class
+from ..engine.hooks.knn_monitor_hook import KNN_SCALAR
+from ..visualization import plot_training_curves
 from .plan import ATTENTION_DISTANCE, FIGURE1, FINETUNE, FROZEN_EVAL, PRETRAIN, StudyPlan, schedule_of
 
 
@@ -169,7 +171,8 @@ def _machine() -> str:
 def write_report(
     study: Config, plan: StudyPlan, results: dict[str, dict], seconds: dict[str, float], work_dir: Path, command: str
 ) -> dict[str, Path]:
-    """Write ``report.md``, ``study.json`` and (with an lr search) ``lr_search.png`` into ``work_dir``."""
+    """Write ``report.md``, ``study.json``, ``training_curves.png`` and (with an lr search) ``lr_search.png`` into
+    ``work_dir``."""
     finetune_column = study.finetune.column
     cells = table(plan, results, finetune_column)
     paper_columns = list(dict.fromkeys(c for row in plan.rows for c in row.get('paper', {})))
@@ -223,6 +226,19 @@ def write_report(
         start = names[row['init']['row']] if row.get('init') else 'random init'
         made[row['key']] = dict(config=row.get('config'), starts_from=start, schedule=length, made=row.get('made'))
         lines.append(f'| {row["name"]} | `{row.get("config")}` | {start} | {length} | {row.get("made", "")} |')
+    pretrained = {row['name']: plan.job(f'{PRETRAIN}/{row["key"]}/seed{plan.seeds[0]}') for row in plan.rows
+                  if row.get('config')}  # fmt: skip
+    curves = plot_training_curves(
+        {name: work_dir / job.key for name, job in pretrained.items()}, work_dir / 'training_curves.png', columns=4
+    )
+    lines += [
+        '',
+        f'### Training curves, seed {plan.seeds[0]}',
+        '',
+        f'![training curves]({curves.name})',
+        '',
+        f'The loss per iteration and, where the run had the kNN monitor, its top-1 on val ({KNN_SCALAR}).',
+    ]
     lines += ['', f'### {finetune_column} against linear', '']
     for row in plan.rows:
         c, ft = cells[row['key']].get('linear'), cells[row['key']][finetune_column]

@@ -74,8 +74,17 @@ def test_report_writes_the_table_the_claims_and_every_job(tmp_path):
     plan = make_plan(study, seeds=[0, 1], lr_search=dict(study.lr_search, lower_lr_mults=[0.0, 0.1, 1.0]))
     offsets = {row.key: i for i, row in enumerate(study.rows)}
     results = fake_results(plan, lambda row, seed, column: 50.0 + offsets.get(row, 0) + 2 * seed)
+    for job in plan.jobs:  # what the pre-training runs log: the loss, and the kNN monitor's top-1 (the MAE row)
+        if job.kind == 'pretrain' and job.spec['seed'] == 0:
+            scalars = tmp_path / job.key / '20260101_000000' / 'vis_data' / 'scalars.json'
+            scalars.parent.mkdir(parents=True)
+            records = [dict(iter=i, loss=1.0 / i) for i in range(1, 4)]
+            records += [{'knn/top1': 50.0 + i, 'step': i} for i in range(4)] if '/mae/' in job.key else []
+            scalars.write_text('\n'.join(json.dumps(r) for r in records) + '\n')
     paths = write_report(study, plan, results, {j.key: 1.0 for j in plan.jobs}, tmp_path, 'python tools/study.py')
     text = paths['md'].read_text()
+    assert '![training curves](training_curves.png)' in text
+    assert (tmp_path / 'training_curves.png').stat().st_size > 0
     # MAE is row 1: 51 and 53 over the two seeds -> 52.0 +- 1.4; its paper numbers beside
     assert '| MIM (MAE) | 52.0 ± 1.4 | 52.0 ± 1.4 | 52.0 ± 1.4 | 52.0 ± 1.4 | 52.0 ± 1.4 | 68.0 | 51.1 | 83.6 |' in text
     assert '| 13 a class | `meta/train_13perclass.txt` | 130 | 13.0 (13-13) |' in text

@@ -20,9 +20,6 @@ import argparse
 from pathlib import Path
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-from mmpretrain.registry import MODELS
 
 from lgp.analysis import (
     attention_distance_rows,
@@ -31,24 +28,21 @@ from lgp.analysis import (
     write_attention_distance_report,
 )
 from lgp.engine import load_config
-from lgp.models import LGPViT
-from lgp.models.checkpoint import load_backbone_checkpoint
-
-UNTRAINED = 'none'
+from lgp.visualization import (
+    UNTRAINED,
+    add_device_and_data_options,
+    add_model_option,
+    build_encoder,
+    check_model_labels,
+    check_num_images,
+    first_images,
+)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Mean attention distance per block and head, a line per model.')
     parser.add_argument('data_config', help='a config whose val (else test) loader gives the images, e.g. a linear one')
-    parser.add_argument(
-        '--model',
-        nargs=3,
-        action='append',
-        required=True,
-        metavar=('LABEL', 'CONFIG', 'CHECKPOINT'),
-        help=f'a method to measure (repeatable): its label, the config of its model, its checkpoint ("{UNTRAINED}": '
-        'untrained)',
-    )
+    add_model_option(parser)
     parser.add_argument('--num-images', type=int, default=256, help='images to average over')
     parser.add_argument(
         '--renormalise',
@@ -58,54 +52,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument('--seed', type=int, default=0, help=f'seed of the untrained ("{UNTRAINED}") initialisations')
     parser.add_argument('--out-dir', default='work_dirs/attention_distance', help='where the table and the plot go')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', help='device')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, help='override DATA_CONFIG settings, e.g. the data root'
-    )
+    add_device_and_data_options(parser)
     args = parser.parse_args()
-    if args.num_images < 1:
-        parser.error(f'--num-images must be at least 1, got {args.num_images}.')
-    labels = [label for label, _, _ in args.model]
-    if len(set(labels)) < len(labels):
-        parser.error(f'each --model needs its own label, got {labels}.')
+    check_num_images(parser, args.num_images)
+    check_model_labels(parser, args.model)
     return args
-
-
-def first_images(cfg: Config, config_name: str, num_images: int) -> list[dict]:
-    """The first ``num_images`` images of the val (else test) loader, as its batches, the last one cut to size."""
-    loader_cfg = cfg.get('val_dataloader') or cfg.get('test_dataloader')
-    if loader_cfg is None:
-        raise ValueError(
-            f'{config_name} has no val_dataloader or test_dataloader (a pre-training config?): pass a config with one, '
-            'e.g. configs/benchmarks/linear_lgp-vit-nano_digits.py.'
-        )
-    loader = Runner.build_dataloader(dict(loader_cfg, persistent_workers=False), seed=0)
-    batches, count = [], 0
-    for batch in loader:
-        inputs = batch['inputs'] if isinstance(batch['inputs'], torch.Tensor) else torch.stack(batch['inputs'])
-        batches.append(dict(inputs=inputs[: num_images - count], data_samples=None))
-        count += len(batches[-1]['inputs'])
-        if count == num_images:
-            break
-    if count < num_images:
-        raise ValueError(f'{config_name} has {count} images, fewer than --num-images {num_images}.')
-    return batches
-
-
-def build_encoder(config: str, checkpoint: str, seed: int) -> tuple[LGPViT, torch.nn.Module]:
-    """The backbone of ``config``'s model with ``checkpoint`` loaded strictly, and its data preprocessor."""
-    cfg = load_config(config)
-    preprocessor_cfg = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor')
-    if preprocessor_cfg is None:
-        raise ValueError(f'{config} defines no data_preprocessor (the mean / std its encoder expects).')
-    torch.manual_seed(seed)
-    backbone = MODELS.build(dict(cfg.model.backbone, init_cfg=None))
-    if not isinstance(backbone, LGPViT):
-        raise TypeError(f'{config} builds a {type(backbone).__name__} backbone; the measure needs an LGPViT.')
-    backbone.init_weights()
-    if checkpoint != UNTRAINED:
-        load_backbone_checkpoint(backbone, checkpoint)
-    return backbone, MODELS.build(preprocessor_cfg)
 
 
 def main() -> None:

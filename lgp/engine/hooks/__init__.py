@@ -1,5 +1,11 @@
 from .epoch_seed_hook import EpochSeedHook
 from .gradient_conflict_hook import GradientConflictHook
+from .knn_monitor_hook import KNNMonitorHook
 from .linear_probe_init_hook import LinearProbeInitHook
 
-__all__ = ['EpochSeedHook', 'GradientConflictHook', 'LinearProbeInitHook']
+__all__ = [
+    'EpochSeedHook',
+    'GradientConflictHook',
+    'KNNMonitorHook',
+    'LinearProbeInitHook',
+]
