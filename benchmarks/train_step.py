@@ -77,7 +77,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flops import DecoderSpec, ViTSpec, cmae_flops, conmim_flops, mae_flops, mocov3_flops  # noqa: E402
 from run_header import print_run_header  # noqa: E402
 
-from lgp.engine import CPUAmpOptimWrapper, GraftedOptimWrapperConstructor  # noqa: E402
+from lgp.engine import CPUAmpOptimWrapper, GraftedOptimWrapperConstructor, compile_loss  # noqa: E402
 from lgp.models import LGPViT  # noqa: E402
 from lgp.models.backbones.vit import ARCHS  # noqa: E402
 
@@ -108,6 +108,8 @@ BEIT_INIT_CFG = [
     dict(type='TruncNormal', std=0.02, layer='Conv2d'),
     dict(type='Constant', layer='LayerNorm', val=1.0, bias=0.0),
 ]
+# dense (no sparsity) bf16 tensor-core peaks of the vendor's data sheets, by a substring of the device name
+BF16_DENSE_PEAK_TFLOPS = {'H100 80GB HBM3': 989.4, 'H100 NVL': 835.0, 'H100 PCIe': 756.0, 'H200': 989.4, 'A100': 312.0}
 IMAGENET_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 MIB = 2**20
 
@@ -177,12 +179,14 @@ class Row:
     """One line of the results table."""
 
     algorithm: str
+    reference: str  # what the reference side is (REFERENCES, or lgp's eager model with --against-eager)
     size: str
     batch: int
     lgp: Side
     ref: Side
     flops: tuple[int, int]  # lgp, reference
     gemm_rate: float
+    peak: float | None  # the device's dense peak FLOP/s in the step's dtype, when known
 
     def ratio(self) -> float:
         """Median lgp step time over median reference step time."""
@@ -205,7 +209,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps per side first')
     parser.add_argument('--device', help='default: cuda when available (cpu with --quick)')
     parser.add_argument('--bf16', action=argparse.BooleanOptionalAction, help='bf16 autocast (default: on GPU)')
-    parser.add_argument('--compile', action='store_true', help='torch.compile the modules of both sides')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help="torch.compile each side's whole loss computation (model.loss); see --against-eager",
+    )
+    parser.add_argument('--compile-mode', help='torch.compile mode, e.g. max-autotune-no-cudagraphs (default: none)')
+    parser.add_argument(
+        '--against-eager',
+        action='store_true',
+        help="the reference is lgp's own model, eager: with --compile, compiled against eager in one run",
+    )
+    parser.add_argument(
+        '--peak-tflops',
+        type=float,
+        help="the device's dense peak in the step's dtype, for the MFU column (default: known GPUs in bf16)",
+    )
     parser.add_argument('--channels-last', action='store_true', help='channels-last images and patch embedding')
     parser.add_argument('--profile', action='store_true', help='phase times of both sides, top ops of lgp')
     parser.add_argument('--threads', type=int, help='torch CPU threads (1 is steadier on a shared machine)')
@@ -216,6 +235,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.sizes = args.sizes or (['nano'] if args.quick else ['b'] if cuda else ['nano', 'b'])
     args.bf16 = cuda if args.bf16 is None else args.bf16
     return args
+
+
+def peak_flops(args: argparse.Namespace) -> float | None:
+    """The device's dense peak FLOP/s in the step's dtype: ``--peak-tflops``, else :data:`BF16_DENSE_PEAK_TFLOPS` of a
+    known GPU in bf16; ``None`` (no MFU column) otherwise."""
+    if args.peak_tflops:
+        return args.peak_tflops * 1e12
+    if not (args.device.startswith('cuda') and args.bf16):
+        return None
+    name = torch.cuda.get_device_name(torch.device(args.device))
+    return next((tflops * 1e12 for key, tflops in BF16_DENSE_PEAK_TFLOPS.items() if key in name), None)
 
 
 def synchronizer(device: str) -> Callable[[], None]:
@@ -397,17 +427,6 @@ def make_data(
     return dict(inputs=images() if algorithm == 'mae' else [images(), images()], data_samples=samples)
 
 
-def compile_modules(model: nn.Module) -> None:
-    """``torch.compile`` the backbone, neck and head (CMAE: also the feature decoder, projector and contrast head) and
-    the momentum encoder's parts in place."""
-    names = ('backbone', 'neck', 'head', 'feature_decoder', 'projector', 'contrast_head')
-    parts = [getattr(model, name) for name in names if hasattr(model, name)]
-    if hasattr(model, 'momentum_encoder'):
-        parts += list(model.momentum_encoder.module)
-    for part in parts:
-        part.compile()
-
-
 def build_side(name: str, cfg: dict, algorithm: str, batch: int, args: argparse.Namespace) -> Side:
     """Build, initialise and move a model; attach its optimiser wrapper and a batch."""
     torch.manual_seed(args.seed)
@@ -419,8 +438,8 @@ def build_side(name: str, cfg: dict, algorithm: str, batch: int, args: argparse.
         if hasattr(model, 'momentum_encoder'):
             model.momentum_encoder.module[0].patch_embed.to(memory_format=torch.channels_last)
     wrapper = build_optim_wrapper(model, algorithm, args.device, args.bf16)
-    if args.compile:
-        compile_modules(model)
+    if args.compile and not (args.against_eager and name == 'reference'):
+        compile_loss(model, args.compile_mode)
     backbone = cfg['backbone']
     data = make_data(
         algorithm, batch, backbone['img_size'], args.device, args.channels_last, patch_size=backbone['patch_size']
@@ -461,6 +480,8 @@ def compare(algorithm: str, size: str, batch: int, args: argparse.Namespace) -> 
     """Build both sides, warm them up, time them interleaved, then measure their peak memory."""
     with tempfile.TemporaryDirectory() as tmp:
         lgp_cfg, ref_cfg = model_configs(algorithm, size, Path(tmp) / 'step1.pth')
+        if args.against_eager:
+            ref_cfg = copy.deepcopy(lgp_cfg)
         pair = [
             build_side(name, cfg, algorithm, batch, args) for name, cfg in (('lgp', lgp_cfg), ('reference', ref_cfg))
         ]
@@ -476,8 +497,9 @@ def compare(algorithm: str, size: str, batch: int, args: argparse.Namespace) -> 
         gemm.time()
     for side in pair:
         side.peak_mib = measure_peak(side, sync)
-    flops = tuple(flop_count(lgp_cfg, algorithm, batch, partial) for partial in (True, False))
-    row = Row(algorithm, size, batch, pair[0], pair[1], flops, gemm.rate())
+    flops = tuple(flop_count(lgp_cfg, algorithm, batch, partial) for partial in (True, args.against_eager))
+    reference = 'lgp eager' if args.against_eager else REFERENCES[algorithm]
+    row = Row(algorithm, reference, size, batch, pair[0], pair[1], flops, gemm.rate(), peak_flops(args))
     if args.profile:
         print(profile_report(row, sync, args.device))
     return row
@@ -560,19 +582,21 @@ def format_table(rows: list[Row]) -> str:
     header = (
         '| algorithm | reference | size | batch | lgp img/s | reference img/s | time ratio lgp/reference (min-max) '
         '| lgp peak MiB | reference peak MiB | lgp GFLOP/step | reference GFLOP/step | GEMM GFLOP/s | lgp % of GEMM '
-        '| reference % of GEMM |'
+        '| reference % of GEMM | lgp % of peak (MFU) | reference % of peak (MFU) |'
     )
     lines = [header, '|' + '---|' * header.count(' | ') + '---|']
     for r in rows:
         lgp_s, ref_s = statistics.median(r.lgp.times), statistics.median(r.ref.times)
         low, high = r.ratio_range()
         mem = [f'{s.peak_mib:.0f}' if s.peak_mib is not None else 'n/a' for s in (r.lgp, r.ref)]
+        mfu = [f'{100 * f / t / r.peak:.1f}' if r.peak else 'n/a' for f, t in zip(r.flops, (lgp_s, ref_s), strict=True)]
         lines.append(
-            f'| {r.algorithm} | {REFERENCES[r.algorithm]} | {r.size} | {r.batch} | {r.batch / lgp_s:.1f} '
+            f'| {r.algorithm} | {r.reference} | {r.size} | {r.batch} | {r.batch / lgp_s:.1f} '
             f'| {r.batch / ref_s:.1f} '
             f'| {r.ratio():.3f} ({low:.2f}-{high:.2f}) | {mem[0]} | {mem[1]} '
             f'| {r.flops[0] / 1e9:.1f} | {r.flops[1] / 1e9:.1f} | {r.gemm_rate / 1e9:.0f} '
-            f'| {100 * r.flops[0] / lgp_s / r.gemm_rate:.1f} | {100 * r.flops[1] / ref_s / r.gemm_rate:.1f} |'
+            f'| {100 * r.flops[0] / lgp_s / r.gemm_rate:.1f} | {100 * r.flops[1] / ref_s / r.gemm_rate:.1f} '
+            f'| {mfu[0]} | {mfu[1]} |'
         )
     return '\n'.join(lines)
 
@@ -587,7 +611,8 @@ def main(argv: list[str] | None = None) -> None:
     MessageHub.get_current_instance().update_info('max_iters', 10_000)  # read by MoCo v3's momentum schedule
     gemm = f'{8192 if args.device.startswith("cuda") else 2048}^2 {"bf16" if args.bf16 else "fp32"}'
     print(
-        f'settings: device {args.device}, {"bf16 autocast" if args.bf16 else "fp32"}, compile {args.compile}, '
+        f'settings: device {args.device}, {"bf16 autocast" if args.bf16 else "fp32"}, compile {args.compile} '
+        f'(mode {args.compile_mode}, {"lgp side only" if args.against_eager else "both sides"}), '
         f'channels-last {args.channels_last}, warm-up {args.warmup}, threads {torch.get_num_threads()}; '
         f'GEMM {gemm}, timed after each repeat'
     )

@@ -1,10 +1,12 @@
 """Training-loop pieces: the layer-wise lr constructor, hooks, a CPU mixed-precision wrapper, the tools' set-up."""
 
 from .hooks import (
+    CompileLossHook,
     EpochSeedHook,
     GradientConflictHook,
     KNNMonitorHook,
     LinearProbeInitHook,
+    compile_loss,
 )
 from .optim_wrappers import CPUAmpOptimWrapper
 from .optimizers import GraftedOptimWrapperConstructor
@@ -21,6 +23,7 @@ from .runtime import (
 __all__ = [
     'AMP_DTYPES',
     'CPUAmpOptimWrapper',
+    'CompileLossHook',
     'EpochSeedHook',
     'GradientConflictHook',
     'GraftedOptimWrapperConstructor',
@@ -28,6 +31,7 @@ __all__ = [
     'LinearProbeInitHook',
     'StrictRunner',
     'check_schedule_fits',
+    'compile_loss',
     'enable_amp',
     'load_config',
     'scale_lr_for_accumulation',

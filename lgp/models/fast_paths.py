@@ -22,6 +22,8 @@ from mmpretrain.models.necks import MAEPretrainDecoder
 from mmpretrain.models.utils import MultiheadAttention
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .momentum import update_momentum_encoder
+
 
 def has_standard_parts(layer: nn.Module) -> bool:
     """Whether ``layer`` is mmpretrain's pre-norm ``TransformerEncoderLayer`` that :func:`partial_block` follows."""
@@ -138,7 +140,7 @@ def contrastive_loss_one_pass(
     momentum_backbone, momentum_neck = model.momentum_encoder.module
     with torch.no_grad():
         if update_momentum:
-            model.momentum_encoder.update_parameters(nn.Sequential(model.backbone, model.neck))
+            update_momentum_encoder(model.momentum_encoder, nn.Sequential(model.backbone, model.neck))
         g1, g2 = zip(*(out.split(batch) for out in momentum_backbone(views)), strict=True)
     f1, f2 = zip(*(out.split(batch) for out in model.backbone(views)), strict=True)
     q1, q2 = model.neck(f1)[0], model.neck(f2)[0]

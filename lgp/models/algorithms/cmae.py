@@ -26,6 +26,7 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..momentum import update_momentum_encoder
 from .finite_loss import FiniteLossMixin
 from .mae import reconstruction_loss
 
@@ -97,7 +98,7 @@ class CMAE(FiniteLossMixin, BaseSelfSupervisor):
         """
         online_view, target_view = inputs
         with torch.no_grad():
-            self.momentum_encoder.update_parameters(nn.Sequential(self.backbone, self.projector))
+            update_momentum_encoder(self.momentum_encoder, nn.Sequential(self.backbone, self.projector))
             key = self.target_projection(target_view)
         latent, mask, ids_restore = self.backbone(online_view, mask=True)
         loss_rec = reconstruction_loss(self.neck, self.head, latent, mask, ids_restore, online_view, self.fast_paths)

@@ -34,6 +34,7 @@ from mmpretrain.models.utils import CosineEMA
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..momentum import update_momentum_encoder
 from .finite_loss import FiniteLossMixin
 
 CONTRASTS = ('patch', 'instance')
@@ -141,7 +142,7 @@ class ConMIM(FiniteLossMixin, BaseSelfSupervisor):
         the slow model updated first; without a slow model, the online one's."""
         if self.momentum_encoder is None:
             return project_patches(self.neck, self.backbone.forward_tokens(images))
-        self.momentum_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
+        update_momentum_encoder(self.momentum_encoder, nn.Sequential(self.backbone, self.neck))
         slow_backbone, slow_neck = self.momentum_encoder.module
         return project_patches(slow_neck, slow_backbone.forward_tokens(images))
 

@@ -17,6 +17,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from .. import fast_paths
+from ..momentum import update_momentum_encoder
 from .finite_loss import FiniteLossMixin
 
 
@@ -56,7 +57,7 @@ class LGPMoCoV3(FiniteLossMixin, MoCoV3):
         q1, q2 = self.neck(self.backbone(view_1))[0], self.neck(self.backbone(view_2))[0]
         with torch.no_grad():
             if update_momentum:
-                self.momentum_encoder.update_parameters(nn.Sequential(self.backbone, self.neck))
+                update_momentum_encoder(self.momentum_encoder, nn.Sequential(self.backbone, self.neck))
             k1, k2 = self.momentum_encoder(view_1)[0], self.momentum_encoder(view_2)[0]
         return self.head.loss(q1, k2) + self.head.loss(q2, k1)
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
+from mmcv.cnn.bricks.drop import DropPath
 from mmengine.logging import MMLogger
 from mmengine.model.weight_init import initialize, trunc_normal_
 from mmpretrain.models.backbones import VisionTransformer
@@ -313,6 +314,11 @@ class LGPViT(VisionTransformer):
             init_cfg=init_cfg,
             **kwargs,
         )
+        # mmpretrain gives each block its drop-path rate as a numpy scalar, which torch.compile traces as a tensor: a
+        # graph break at mmcv's `if drop_prob == 0.` in every block. As a Python float it is a constant.
+        for module in self.modules():
+            if isinstance(module, DropPath):
+                module.drop_prob = float(module.drop_prob)
         self.mask_ratio = mask_ratio
         self.mask_unit = mask_unit
         if mask_unit > 1:
