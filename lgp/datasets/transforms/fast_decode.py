@@ -21,12 +21,10 @@ pipeline keep working):
 Decoding goes through ``mmcv.imfrombytes(..., backend='cv2')`` as mmcv's loading does: BGR channel order (the data
 preprocessor's ``to_rgb`` turns it to RGB), grayscale and CMYK files converted to 3-channel BGR by OpenCV. At ``d = 1``
 the output is the reference pipeline's, bit for bit. At ``d > 1`` it is not the reference's distribution: two
-low-pass steps (the DCT scaling, then the resize) soften the crop more than the one resize of the full image does.
-On crops of a 1920 x 1281 photo mosaic (tests/datasets/test_fast_decode.py) the mean colour and contrast keep their
-distribution, the sharpness (mean absolute Laplacian) drops by 6.6 % at ``decode_margin=1`` (0.9 of its seed-to-seed
-spread) and by 2.4 % at 2, on the crops decoded reduced. So this is an option for CPU-bound loaders, not the
-configs' default (benchmarks/README.md, ``data_pipeline.py``: MAE's pipeline 1.16x faster at margin 1 on
-ImageNet-like files, no faster at 2, where only boxes of 896 px and more decode reduced).
+low-pass steps (the DCT scaling, then the resize) soften the crop more than the one resize of the full image does;
+colour and contrast keep their distribution, the sharpness does not (tests/datasets/test_fast_decode.py). So this is
+an option for CPU-bound loaders, not the configs' default; benchmarks/README.md has what it gains
+(``data_pipeline.py``).
 
 MultiView pipelines (MoCo v3's two crops of one image) share one :class:`EncodedImage` between the views (its
 ``deepcopy`` is itself; its decoded arrays are read-only): a view reuses a decode at its own reduction or a finer one,

@@ -22,9 +22,9 @@ def compile_loss(model: nn.Module, mode: str | None = None) -> None:
 
 @HOOKS.register_module()
 class CompileLossHook(Hook):
-    """Before training, :func:`compile_loss` the runner's model (unwrapped from DDP). The first iterations then compile
-    (a minute or two for ViT-B on a GPU); ViT-B/16 in bf16 on an H200 then trains MAE 1.39x and MoCo v3 1.27x faster
-    (``benchmarks/README.md``). Switch it on with ``custom_hooks.append(dict(type=CompileLossHook))``.
+    """Before training, :func:`compile_loss` the runner's model (unwrapped from DDP): the first iterations compile, the
+    later ones run faster (``benchmarks/README.md``, ``train_step.py --compile --against-eager``). Switch it on with
+    ``custom_hooks.append(dict(type=CompileLossHook))``.
 
     Args:
         mode: ``torch.compile``'s ``mode`` (None: the default).
