@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from mmpretrain.models.utils import MultiheadAttention
 
 from ..models.backbones import LGPViT
+from ..utils import eval_mode
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
@@ -128,16 +129,15 @@ def _run_every_block(
 
     handles = [backbone.patch_embed.register_forward_hook(record_grid)]
     handles += [layer.attn.qkv.register_forward_pre_hook(hook_for(i)) for i, layer in enumerate(backbone.layers)]
-    was_training, fast_paths = backbone.training, backbone.fast_paths
-    backbone.eval()
+    fast_paths = backbone.fast_paths
     backbone.fast_paths = False  # the last block's patch queries too, not the CLS token alone
     try:
-        backbone(images)
+        with eval_mode(backbone):
+            backbone(images)
     finally:
         for handle in handles:
             handle.remove()
         backbone.fast_paths = fast_paths
-        backbone.train(was_training)
     missing = sorted(set(range(len(backbone.layers))) - seen)
     if missing:
         raise RuntimeError(f'Blocks {missing} did not run their attention module on the tokens; nothing measured.')

@@ -6,6 +6,8 @@ Symbols: N images, D feature dims (the CLS token after the final norm for an lgp
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from mmengine.logging import MMLogger
 from torch.utils.data import DataLoader
 
 from ..models.checkpoint import safe_load
-from ..utils import Progress
+from ..utils import Progress, eval_mode
 
 
 def _file_identity(path: str | Path | None, hash_contents: bool) -> dict[str, Any]:
@@ -91,9 +93,10 @@ def extract_features(
     cache_path: str | Path | None = None,
     cache_key: str | None = None,
     data_preprocessor: nn.Module | None = None,
+    encode: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encode every image of ``dataloader`` with a frozen model, in eval mode, showing the progress
-    (:class:`lgp.utils.Progress`).
+    """Encode every image of ``dataloader`` with a frozen model, in eval mode (every submodule's own mode restored
+    after), showing the progress (:class:`lgp.utils.Progress`).
 
     Args:
         model: an mmpretrain classifier (``extract_feat``; its ``data_preprocessor`` normalises the images) or a
@@ -103,6 +106,8 @@ def extract_features(
             ``cache_key``; otherwise the features are computed and the file rewritten.
         cache_key: see :func:`feature_cache_key`; required with ``cache_path`` (a cache without one could be stale).
         data_preprocessor: normalises and batches the images; defaults to ``model.data_preprocessor``.
+        encode: images (B, C, H, W) -> features (B, D); defaults to a classifier's ``extract_feat`` or a backbone's
+            forward, its last output.
 
     Returns:
         ``features`` (N, D) float32 and ``labels`` (N,) int64, on the CPU, in the data set's order.
@@ -120,19 +125,15 @@ def extract_features(
             'ClsDataPreprocessor with the mean / std the encoder was trained with).'
         )
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
+    encode = encode if encode is not None else partial(_encode, model)
     features, labels = [], []
-    try:
-        with Progress(len(dataloader.dataset), 'features') as progress:
-            for batch in dataloader:
-                data = preprocessor(batch, False)
-                feats = _encode(model, data['inputs'].to(device))
-                features.append(feats.float().cpu())
-                labels.append(torch.cat([sample.gt_label for sample in data['data_samples']]).long().cpu())
-                progress.update(len(feats))
-    finally:
-        model.train(was_training)
+    with eval_mode(model), Progress(len(dataloader.dataset), 'features') as progress:
+        for batch in dataloader:
+            data = preprocessor(batch, False)
+            feats = encode(data['inputs'].to(device))
+            features.append(feats.float().cpu())
+            labels.append(torch.cat([sample.gt_label for sample in data['data_samples']]).long().cpu())
+            progress.update(len(feats))
     features, labels = torch.cat(features), torch.cat(labels)
     if cache_path is not None:
         _save_cache(Path(cache_path), cache_key, features, labels)

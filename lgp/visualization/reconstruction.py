@@ -18,6 +18,7 @@ import torch
 from mmpretrain.models.heads import MAEPretrainHead
 
 from ..models import LGPViT
+from ..utils import eval_mode
 from .figures import image_grid, save_figure, show_image
 from .inputs import to_pixels
 
@@ -99,14 +100,9 @@ def mae_reconstruction(
         )
     generator = torch.Generator().manual_seed(seed)
     noise = torch.rand(len(images), num_patches // backbone.mask_unit**2, generator=generator).to(images.device)
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
+    with eval_mode(model):
         latent, mask, ids_restore = backbone.forward_masked(images, ratio, noise)
         pred = model.neck(latent, ids_restore)
-    finally:
-        for module, training in modes.items():
-            module.training = training
     patches = head.patchify(images)
     if head.norm_pix:
         pred = unnormalise_patches(pred, patches)

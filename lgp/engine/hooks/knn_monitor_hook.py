@@ -11,6 +11,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import DATASETS, HOOKS
 from torch.utils.data import DataLoader, Subset
 
+from ...evaluation.feature_extraction import extract_features
 from ...evaluation.knn import knn_top1
 from ...utils import preserved_rng_states
 
@@ -24,33 +25,27 @@ def evenly_spaced(size: int, max_images: int | None) -> list[int]:
     return [i * size // count for i in range(count)]
 
 
-@torch.no_grad()
 def encode_cls_tokens(
     backbone: nn.Module, data_preprocessor: nn.Module, dataloader: DataLoader
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The CLS token after the final norm of every image, unmasked, in eval mode (each module's mode restored after).
+    """The CLS token after the final norm of every image, unmasked (:func:`lgp.evaluation.extract_features` with
+    ``backbone.forward_tokens``, in eval mode, each module's mode restored after).
 
     Args:
-        backbone: an :class:`lgp.models.LGPViT` (``forward_tokens``).
+        backbone: an :class:`lgp.models.LGPViT` (``forward_tokens``), whatever its ``out_type``.
         data_preprocessor: normalises ``dict(inputs=(B, C, H, W) uint8, data_samples=[...])`` batches and moves them
             to the model's device (the algorithm's ``SelfSupDataPreprocessor``).
         dataloader: batches with ``gt_label`` in the data samples.
 
     Returns:
-        ``features`` (N, D) float32 on the model's device and ``labels`` (N,) int64 on the CPU.
+        ``features`` (N, D) float32 and ``labels`` (N,) int64, on the CPU.
     """
-    modes = {module: module.training for module in backbone.modules()}
-    backbone.eval()
-    features, labels = [], []
-    try:
-        for batch in dataloader:
-            data = data_preprocessor(batch, False)
-            features.append(backbone.forward_tokens(data['inputs'], final_norm=True)[:, 0].float())
-            labels.append(torch.cat([sample.gt_label for sample in data['data_samples']]).long().cpu())
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
-    return torch.cat(features), torch.cat(labels)
+    return extract_features(
+        backbone,
+        dataloader,
+        data_preprocessor=data_preprocessor,
+        encode=lambda images: backbone.forward_tokens(images, final_norm=True)[:, 0],
+    )
 
 
 @HOOKS.register_module()
